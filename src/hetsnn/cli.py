@@ -1,0 +1,87 @@
+"""Command line: ``hetsnn list | run EXPERIMENT | report RUN_DIR``."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from hetsnn.errors import ConfigError, RunDirError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hetsnn", description="Neuronal heterogeneity in spiking neural networks."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("list", help="list experiments and their presets")
+
+    run = commands.add_parser("run", help="run an experiment")
+    run.add_argument("experiment", help="experiment name (see `hetsnn list`)")
+    run.add_argument("--preset", default="small", help="smoke | small | paper (default: small)")
+    run.add_argument("--out", type=Path, help="run directory (default: runs/EXPERIMENT-PRESET)")
+    run.add_argument("--resume", action="store_true", help="continue the run in --out")
+    run.add_argument("--seeds", type=int, help="override the preset's number of seeds")
+    run.add_argument("--generations", type=int, help="override the preset's generations")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--no-report", action="store_true", help="do not build the report")
+
+    report = commands.add_parser("report", help="build tables and figures from a run directory")
+    report.add_argument("run_dir", type=Path)
+    return parser
+
+
+def _list() -> None:
+    from hetsnn.experiments import EXPERIMENTS
+
+    for name, experiment in EXPERIMENTS.items():
+        print(f"{name:10s} {experiment.summary}")
+        print(f"{'':10s} presets: {', '.join(experiment.presets)}")
+
+
+def _run(args) -> None:
+    from hetsnn.experiments import get_experiment, run_experiment
+    from hetsnn.report import build_report
+
+    experiment = get_experiment(args.experiment)
+    experiment.resolve(args.preset)  # fail fast on a bad preset name
+    out = args.out or Path("runs") / f"{experiment.name}-{args.preset}"
+    overrides = {"seeds": args.seeds, "generations": args.generations}
+    run_experiment(
+        experiment,
+        args.preset,
+        out,
+        resume=args.resume,
+        overrides=overrides,
+        progress=not args.quiet,
+    )
+    print(f"results in {out}")
+    if not args.no_report:
+        print(build_report(out))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            _list()
+        elif args.command == "run":
+            _run(args)
+        elif args.command == "report":
+            from hetsnn.report import build_report
+
+            print(build_report(args.run_dir))
+            print(f"figures and tables in {args.run_dir / 'report'}")
+    except (ConfigError, RunDirError) as error:
+        print(f"hetsnn: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "\nhetsnn: interrupted; finished chunks are checkpointed: rerun with --resume",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Validated, JSON-serialisable configuration of one training run.
+
+Everything a run needs is here; the config is saved with the run, and the same config on
+the same machine gives the same numbers. Invalid values raise :class:`ConfigError` with a
+one-line message that names the field and the fix.
+"""
+
+import dataclasses
+import math
+from dataclasses import asdict, dataclass, field
+
+from hetsnn.errors import ConfigError
+from hetsnn.genome import canonical_trainable
+from hetsnn.tasks import GymnaxTask, task_from_dict
+
+STRATEGY_NAMES = ("pgpe", "open_es", "snes", "cma_es")
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _positive_int(value, name: str) -> None:
+    _check(
+        isinstance(value, int) and value > 0, f"{name} must be a positive integer, got {value!r}"
+    )
+
+
+def _finite(value, name: str) -> None:
+    _check(
+        isinstance(value, int | float) and math.isfinite(value),
+        f"{name} must be a finite number, got {value!r}",
+    )
+
+
+@dataclass(frozen=True)
+class NeuronConfig:
+    """Homogeneous defaults of the hidden neurons (SCIENCE.md section 1).
+
+    Attributes:
+        dt: Euler step, ms.  tau_m: membrane time constant, ms (must exceed dt).
+        v_th: threshold.  v_rest: rest and reset potential.  resistance: R.
+    """
+
+    dt: float = 5.0
+    tau_m: float = 20.0
+    v_th: float = 0.5
+    v_rest: float = 0.0
+    resistance: float = 1.0
+
+    def __post_init__(self):
+        for name in ("dt", "tau_m", "v_th", "v_rest", "resistance"):
+            _finite(getattr(self, name), f"neuron.{name}")
+        _check(self.dt > 0, f"neuron.dt must be positive (ms), got {self.dt}")
+        _check(self.tau_m > 0, f"neuron.tau_m must be positive (ms), got {self.tau_m}")
+        _check(
+            self.tau_m > self.dt,
+            f"neuron.tau_m ({self.tau_m} ms) must exceed neuron.dt ({self.dt} ms) "
+            "for a stable Euler step: raise tau_m or lower dt",
+        )
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Hidden size and simulation settings of the feedforward SNN."""
+
+    n_hidden: int = 128
+    neuron: NeuronConfig = field(default_factory=NeuronConfig)
+    steps_per_input: int = 1
+    readout_tau: float = 20.0
+    surrogate: str = "arctan"
+    surrogate_alpha: float = 2.0
+    detach_reset: bool = False
+
+    def __post_init__(self):
+        _positive_int(self.n_hidden, "network.n_hidden")
+        _positive_int(self.steps_per_input, "network.steps_per_input")
+        _finite(self.readout_tau, "network.readout_tau")
+        _check(
+            self.readout_tau > self.neuron.dt,
+            f"network.readout_tau ({self.readout_tau} ms) must exceed neuron.dt "
+            f"({self.neuron.dt} ms)",
+        )
+        from hetsnn.surrogates import SURROGATES
+
+        _check(
+            self.surrogate in SURROGATES,
+            f"network.surrogate {self.surrogate!r} is unknown: choose one of {sorted(SURROGATES)}",
+        )
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """Evolution strategy (evosax) and its hyper-parameters; defaults are the paper's PGPE.
+
+    Attributes:
+        name: one of STRATEGY_NAMES.
+        population: individuals per generation (even, for antithetic sampling).
+        lr: centre learning rate (ClipUp for PGPE, Adam for OpenAI-ES).
+        max_velocity: ClipUp's velocity cap for PGPE (2 x lr as in EvoJAX).
+        std_init: initial search standard deviation.
+        std_lr: learning rate of the standard deviation (PGPE).
+    """
+
+    name: str = "pgpe"
+    population: int = 256
+    lr: float = 0.15
+    max_velocity: float = 0.3
+    std_init: float = 0.1
+    std_lr: float = 0.1
+
+    def __post_init__(self):
+        _check(
+            self.name in STRATEGY_NAMES,
+            f"strategy.name {self.name!r} is unknown: choose one of {STRATEGY_NAMES}",
+        )
+        _positive_int(self.population, "strategy.population")
+        _check(
+            self.population % 2 == 0 and self.population >= 4,
+            f"strategy.population must be an even number >= 4 for antithetic sampling, "
+            f"got {self.population}: use {max(4, self.population + self.population % 2)}",
+        )
+        for name in ("lr", "max_velocity", "std_init", "std_lr"):
+            _finite(getattr(self, name), f"strategy.{name}")
+            _check(getattr(self, name) > 0, f"strategy.{name} must be positive")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run: a task, a network, what is trained, how, for how long.
+
+    Attributes:
+        task: the task object (its fields are its config).
+        trainable: ``("weights",)`` or a subset of ``("tau_m", "v_th", "v_rest", "R")``.
+        generations: ES generations.
+        seeds: independent seeds trained side by side in one compiled program.
+        seed: base PRNG seed; seed s of the run uses ``fold_in(key(seed), s)``.
+        chunk: generations per compiled chunk, also the checkpoint interval.
+        eval_episodes: episodes for the final evaluation of each seed's centre.
+    """
+
+    task: GymnaxTask
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    trainable: tuple[str, ...] = ("tau_m", "v_th", "v_rest", "R")
+    generations: int = 100
+    seeds: int = 1
+    seed: int = 0
+    chunk: int = 10
+    eval_episodes: int = 16
+
+    def __post_init__(self):
+        object.__setattr__(self, "trainable", canonical_trainable(self.trainable))
+        _positive_int(self.generations, "generations")
+        _positive_int(self.seeds, "seeds")
+        _positive_int(self.chunk, "chunk")
+        _positive_int(self.eval_episodes, "eval_episodes")
+        _check(isinstance(self.seed, int) and self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+
+    def replace(self, **changes) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["task"] = self.task.to_dict()
+        data["trainable"] = list(self.trainable)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        data = dict(data)
+        try:
+            network = dict(data.pop("network", {}))
+            network["neuron"] = NeuronConfig(**network.pop("neuron", {}))
+            return cls(
+                task=task_from_dict(data.pop("task")),
+                network=NetworkConfig(**network),
+                strategy=StrategyConfig(**data.pop("strategy", {})),
+                trainable=tuple(data.pop("trainable", cls.trainable)),
+                **data,
+            )
+        except (TypeError, KeyError) as error:
+            raise ConfigError(f"malformed run config: {error}") from None

@@ -1,0 +1,9 @@
+"""Exceptions with one-line messages that name the fix."""
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message says which and how to fix it."""
+
+
+class RunDirError(RuntimeError):
+    """A run directory cannot be used as asked (would overwrite or mix results)."""

@@ -1,0 +1,16 @@
+"""Experiment registry: one module per paper experiment, one entry each."""
+
+from hetsnn.errors import ConfigError
+from hetsnn.experiments import cartpole, memory
+from hetsnn.experiments.base import Experiment, Point, run_experiment
+
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (memory.EXPERIMENT, cartpole.EXPERIMENT)}
+
+
+def get_experiment(name: str) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise ConfigError(f"unknown experiment {name!r}: choose one of {sorted(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+__all__ = ["EXPERIMENTS", "Experiment", "Point", "get_experiment", "run_experiment"]

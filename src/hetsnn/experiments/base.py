@@ -1,0 +1,117 @@
+"""What an experiment is, and the one function that runs any of them.
+
+An experiment module only declares presets (frozen dataclasses of settings) and how a
+preset expands into *points*: single :class:`~hetsnn.config.RunConfig` runs, each placed on
+a curve (``arm``) at a position (``x``). Every point is trained by :func:`hetsnn.run.train`
+in ``RUN_DIR/points/<name>``; ``RUN_DIR/experiment.json`` records what was asked.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from hetsnn import storage
+from hetsnn.config import RunConfig
+from hetsnn.errors import ConfigError, RunDirError
+from hetsnn.run import train
+
+MANIFEST = "experiment.json"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of an experiment.
+
+    Attributes:
+        name: directory name, unique within the experiment (e.g. ``"neuron-L10"``).
+        arm: the curve / table column it belongs to.
+        x: its position on the x-axis (memory length, episode cap, ...).
+        config: the run.
+    """
+
+    name: str
+    arm: str
+    x: float
+    config: RunConfig
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A registry entry: presets and how a preset becomes points."""
+
+    name: str
+    summary: str
+    x_label: str
+    y_label: str
+    presets: dict[str, Any]
+    make_points: Callable[[Any], list[Point]]
+
+    def resolve(self, preset: str, overrides: dict | None = None) -> Any:
+        """The preset's settings with ``overrides`` applied (None values ignored)."""
+        if preset not in self.presets:
+            raise ConfigError(
+                f"unknown preset {preset!r} for {self.name}: choose one of {sorted(self.presets)}"
+            )
+        overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+        settings = self.presets[preset]
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(settings)}
+        if unknown:
+            raise ConfigError(f"{self.name} has no setting {sorted(unknown)} to override")
+        return dataclasses.replace(settings, **overrides)
+
+    def points(self, preset: str, overrides: dict | None = None) -> list[Point]:
+        return self.make_points(self.resolve(preset, overrides))
+
+
+def manifest(experiment: Experiment, preset: str, settings: Any, points: list[Point]) -> dict:
+    return {
+        "experiment": experiment.name,
+        "preset": preset,
+        "settings": dataclasses.asdict(settings),
+        "x_label": experiment.x_label,
+        "y_label": experiment.y_label,
+        "points": [{"name": p.name, "arm": p.arm, "x": p.x} for p in points],
+    }
+
+
+def run_experiment(
+    experiment: Experiment,
+    preset: str,
+    out: Path,
+    *,
+    resume: bool = False,
+    overrides: dict | None = None,
+    progress: bool = True,
+) -> Path:
+    """Train every point of ``experiment`` at ``preset`` into ``out``; return ``out``.
+
+    Raises:
+        RunDirError: ``out`` holds another experiment or config, or holds this one and
+            ``resume`` is False. Nothing in ``out`` is overwritten in either case.
+    """
+    out = Path(out)
+    settings = experiment.resolve(preset, overrides)
+    points = experiment.make_points(settings)
+    wanted = storage.as_json(manifest(experiment, preset, settings, points))
+    path = out / MANIFEST
+    if path.exists():
+        if storage.read_json(path) != wanted:
+            raise RunDirError(
+                f"{out} holds a different experiment or preset: choose another --out directory"
+            )
+        if not resume:
+            raise RunDirError(f"{out} already holds this run: pass --resume to continue it")
+    elif out.exists() and any(out.iterdir()):
+        raise RunDirError(
+            f"{out} is not empty and holds no hetsnn experiment: choose another --out"
+        )
+    storage.write_json(path, wanted)
+
+    bar = tqdm(points, desc=f"{experiment.name}/{preset}", unit="run", disable=not progress)
+    for point in bar:
+        train(point.config, out / "points" / point.name, progress=progress, description=point.name)
+    return out

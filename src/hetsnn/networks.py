@@ -1,0 +1,134 @@
+"""Feedforward spiking perceptron: input -> hidden LIF layer -> membrane read-out.
+
+The input (an observation, or an image) enters the hidden layer as a current at every
+simulation step; the read-out is a layer of non-spiking leaky integrators whose membrane
+potentials are the output (action preferences or class logits). Both layers have no biases.
+Weights use LeCun-normal initialisation (variance 1 / fan_in, truncated normal).
+
+One call of :meth:`FeedforwardSNN.step` presents one input for ``steps_per_input``
+simulation steps (1 for control tasks, 4 for images); the network state is returned so that
+it carries over from one environment step to the next within an episode.
+"""
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from hetsnn import neurons
+from hetsnn.neurons import LIFState, NeuronParams
+from hetsnn.surrogates import SURROGATES, SpikeFn
+
+
+@struct.dataclass
+class NetworkParams:
+    """All numbers of a feedforward SNN.
+
+    Attributes:
+        w_in: input -> hidden weights, ``(n_in, n_hidden)``.
+        w_out: hidden -> read-out weights, ``(n_hidden, n_out)``.
+        hidden: per-neuron LIF properties of the hidden layer, fields ``(n_hidden,)``.
+    """
+
+    w_in: jax.Array
+    w_out: jax.Array
+    hidden: NeuronParams
+
+
+@struct.dataclass
+class NetworkState:
+    """Dynamic state: ``hidden.v: (..., n_hidden)``, ``readout: (..., n_out)``."""
+
+    hidden: LIFState
+    readout: jax.Array
+
+
+@dataclass(frozen=True)
+class FeedforwardSNN:
+    """Static structure of the network (hashable; the numbers live in NetworkParams).
+
+    Attributes:
+        n_in, n_hidden, n_out: layer sizes.
+        dt: Euler step in ms.
+        steps_per_input: simulation steps each input is presented for.
+        readout_tau: time constant of the read-out integrators in ms (homogeneous, fixed).
+        surrogate, surrogate_alpha: spike surrogate for gradient training (see surrogates).
+        detach_reset: cut the gradient through the reset (see neurons.lif_step).
+    """
+
+    n_in: int
+    n_hidden: int
+    n_out: int
+    dt: float = 5.0
+    steps_per_input: int = 1
+    readout_tau: float = 20.0
+    surrogate: str = "arctan"
+    surrogate_alpha: float = 2.0
+    detach_reset: bool = False
+
+    def init(self, key: jax.Array, hidden: NeuronParams) -> NetworkParams:
+        """Random LeCun-normal weights around the given hidden-layer properties."""
+        key_in, key_out = jax.random.split(key)
+        lecun = jax.nn.initializers.lecun_normal()
+        return NetworkParams(
+            w_in=lecun(key_in, (self.n_in, self.n_hidden), jnp.float32),
+            w_out=lecun(key_out, (self.n_hidden, self.n_out), jnp.float32),
+            hidden=hidden,
+        )
+
+    def init_state(self, params: NetworkParams, batch_shape: tuple[int, ...] = ()) -> NetworkState:
+        """Every neuron at rest; read-out at 0."""
+        return NetworkState(
+            hidden=neurons.init_state(params.hidden, batch_shape),
+            readout=jnp.zeros((*batch_shape, self.n_out), jnp.float32),
+        )
+
+    @property
+    def spike_fn(self) -> SpikeFn:
+        return SURROGATES[self.surrogate](self.surrogate_alpha)
+
+    def step(
+        self, params: NetworkParams, state: NetworkState, x: jax.Array
+    ) -> tuple[NetworkState, jax.Array, jax.Array]:
+        """Present one input for ``steps_per_input`` simulation steps.
+
+        Args:
+            x: input, ``(..., n_in)``.
+
+        Returns:
+            ``(state, readout, spike_count)``: read-out potentials ``(..., n_out)`` after the
+            last step, and hidden spikes summed over the steps ``(..., n_hidden)``.
+        """
+        current = x @ params.w_in
+        readout_decay = self.dt / self.readout_tau
+        spike_fn = self.spike_fn
+
+        def sim_step(carry, _):
+            hidden, readout = carry
+            hidden, spikes = neurons.lif_step(
+                params.hidden, hidden, current, spike_fn, self.detach_reset
+            )
+            readout = readout + readout_decay * (spikes @ params.w_out - readout)
+            return (hidden, readout), spikes
+
+        (hidden, readout), spikes = jax.lax.scan(
+            sim_step, (state.hidden, state.readout), length=self.steps_per_input
+        )
+        return NetworkState(hidden=hidden, readout=readout), readout, spikes.sum(axis=0)
+
+    def unroll(
+        self, params: NetworkParams, state: NetworkState, xs: jax.Array
+    ) -> tuple[NetworkState, jax.Array, jax.Array]:
+        """Feed a sequence of inputs ``xs: (T, ..., n_in)`` (time-major).
+
+        Returns:
+            ``(state, readouts (T, ..., n_out), spike_counts (T, ..., n_hidden))``.
+        """
+
+        def body(state, x):
+            state, readout, spikes = self.step(params, state, x)
+            return state, (readout, spikes)
+
+        state, (readouts, spikes) = jax.lax.scan(body, state, xs)
+        return state, readouts, spikes

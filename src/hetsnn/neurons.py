@@ -1,0 +1,112 @@
+"""Leaky integrate-and-fire neurons with per-neuron properties (SCIENCE.md section 1).
+
+One Euler step of size ``dt`` (eq. LIF-1..3):
+
+    u(t) = v(t-dt) + k * (R * I(t) - v(t-dt) + v_rest),   k = dt / tau_m      (LIF-1)
+    s(t) = H(u(t) - v_th)                                                     (LIF-2)
+    v(t) = u(t) * (1 - s(t)) + v_reset * s(t),            v_reset = v_rest    (LIF-3)
+
+Heterogeneity is explicit: every property is an array with one entry per neuron.
+The decay ``k`` is reparameterised as ``k = sigmoid(tau_logit)`` so that any real value an
+optimiser proposes gives ``0 < k < 1`` (``tau_m > dt``) and a stable Euler step.
+"""
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from hetsnn.surrogates import SpikeFn, arctan
+
+
+@struct.dataclass
+class NeuronParams:
+    """Per-neuron LIF properties; every field has shape ``(n_neurons,)``.
+
+    Attributes:
+        tau_logit: logit of the Euler decay ``k = dt / tau_m`` (dimensionless).
+        v_th: firing threshold (dimensionless voltage).
+        v_rest: resting potential, also the reset potential (dimensionless voltage).
+        resistance: membrane resistance R, scales the input current (dimensionless).
+    """
+
+    tau_logit: jax.Array
+    v_th: jax.Array
+    v_rest: jax.Array
+    resistance: jax.Array
+
+    @property
+    def decay(self) -> jax.Array:
+        """Euler decay ``k = dt / tau_m`` in (0, 1), shape ``(n_neurons,)``."""
+        return jax.nn.sigmoid(self.tau_logit)
+
+    def tau_m(self, dt: float) -> jax.Array:
+        """Membrane time constant in ms, shape ``(n_neurons,)``."""
+        return dt / self.decay
+
+
+@struct.dataclass
+class LIFState:
+    """Membrane potential after reset, ``v: (..., n_neurons)``."""
+
+    v: jax.Array
+
+
+def tau_to_logit(tau_m, dt: float) -> jax.Array:
+    """Inverse of the reparameterisation: ``logit(dt / tau_m)``; needs ``tau_m > dt``."""
+    k = dt / jnp.asarray(tau_m, jnp.float32)
+    return jnp.log(k) - jnp.log1p(-k)
+
+
+def homogeneous(
+    n: int, *, dt: float, tau_m: float, v_th: float, v_rest: float, resistance: float
+) -> NeuronParams:
+    """``n`` identical neurons with the given properties (time in ms)."""
+
+    def full(value):
+        return jnp.full((n,), value, jnp.float32)
+
+    return NeuronParams(
+        tau_logit=full(tau_to_logit(tau_m, dt)),
+        v_th=full(v_th),
+        v_rest=full(v_rest),
+        resistance=full(resistance),
+    )
+
+
+def init_state(params: NeuronParams, batch_shape: tuple[int, ...] = ()) -> LIFState:
+    """Every neuron at its resting potential: ``v: (*batch_shape, n_neurons)``."""
+    return LIFState(v=jnp.broadcast_to(params.v_rest, (*batch_shape, params.v_rest.shape[-1])))
+
+
+def integrate(params: NeuronParams, v: jax.Array, current: jax.Array) -> jax.Array:
+    """Pre-reset potential ``u`` of eq. LIF-1; ``v, current: (..., n_neurons)``."""
+    return v + params.decay * (params.resistance * current - v + params.v_rest)
+
+
+def lif_step(
+    params: NeuronParams,
+    state: LIFState,
+    current: jax.Array,
+    spike_fn: SpikeFn | None = None,
+    detach_reset: bool = False,
+) -> tuple[LIFState, jax.Array]:
+    """One Euler step of a LIF layer.
+
+    Args:
+        params: per-neuron properties, fields ``(n_neurons,)``.
+        state: ``v: (..., n_neurons)``.
+        current: input current ``I(t): (..., n_neurons)``.
+        spike_fn: Heaviside with a surrogate derivative (default: arctan, alpha 2);
+            the forward pass is the same for every surrogate.
+        detach_reset: if True the reset term gets no gradient, so that
+            ``dv/dv_prev = (1 - s)(1 - k)``; if False the full path through ``s`` is kept.
+
+    Returns:
+        ``(new_state, spikes)`` with ``spikes: (..., n_neurons)`` in {0.0, 1.0}.
+    """
+    spike_fn = spike_fn or arctan()
+    u = integrate(params, state.v, current)
+    spikes = spike_fn(u - params.v_th, params.v_th)
+    reset_gate = jax.lax.stop_gradient(spikes) if detach_reset else spikes
+    v = u * (1 - reset_gate) + params.v_rest * reset_gate
+    return LIFState(v=v), spikes

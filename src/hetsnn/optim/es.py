@@ -1,0 +1,96 @@
+"""Evolution strategies from evosax, wrapped to *maximise* reward and survive bad fitness.
+
+evosax minimises; :class:`Maximiser` negates rewards before ``tell``. Non-finite rewards
+(NaN, +inf, -inf) are replaced by the worst finite value a float32 can hold, so rank-based
+fitness shaping puts them last and no NaN reaches the optimiser's state; a generation in
+which no reward is finite leaves the state unchanged.
+
+PGPE (Sehnke et al. 2010) is configured as in the paper / EvoJAX rather than with evosax's
+defaults: ClipUp(lr 0.15, max velocity 0.3) for the centre, std_init 0.1, std_lr 0.1,
+antithetic sampling and centred-rank fitness shaping.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from evosax.algorithms import CMA_ES, PGPE, SNES, Open_ES
+from evosax.core.fitness_shaping import centered_rank_fitness_shaping_fn
+from evosax.core.optimizer import clipup
+
+from hetsnn.config import StrategyConfig
+
+
+def sanitize_rewards(rewards: jax.Array) -> jax.Array:
+    """Replace non-finite entries of ``rewards: (pop,)`` by the lowest finite float."""
+    worst = jnp.finfo(rewards.dtype).min
+    return jnp.where(jnp.isfinite(rewards), rewards, worst)
+
+
+def _concrete(tree):
+    """Strip weak types so a jitted generation compiles once (STACK.md)."""
+    return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
+
+
+def _build(config: StrategyConfig, solution: jax.Array):
+    """(evosax algorithm, its params) for ``config``; ``solution`` fixes the dimension."""
+    pop = config.population
+    if config.name == "pgpe":
+        es = PGPE(
+            pop,
+            solution,
+            optimizer=clipup(learning_rate=config.lr, max_velocity=config.max_velocity),
+            fitness_shaping_fn=centered_rank_fitness_shaping_fn,
+        )
+        return es, es.default_params.replace(std_init=config.std_init, std_lr=config.std_lr)
+    if config.name == "open_es":
+        es = Open_ES(
+            pop,
+            solution,
+            optimizer=optax.adam(config.lr),
+            std_schedule=optax.constant_schedule(config.std_init),
+        )
+        return es, es.default_params
+    algorithm = {"snes": SNES, "cma_es": CMA_ES}[config.name]
+    es = algorithm(pop, solution)
+    return es, es.default_params.replace(std_init=config.std_init)
+
+
+@dataclass(frozen=True)
+class Maximiser:
+    """ask/tell over an explicit state, maximising reward.
+
+    Attributes:
+        es: the evosax algorithm.  params: its hyper-parameter pytree.
+        num_dims: length of the flat search vector.
+    """
+
+    es: Any
+    params: Any
+    num_dims: int
+
+    def init(self, key: jax.Array, centre: jax.Array) -> Any:
+        """Search state centred on ``centre: (num_dims,)``."""
+        return _concrete(self.es.init(key, centre, self.params))
+
+    def ask(self, key: jax.Array, state: Any) -> tuple[jax.Array, Any]:
+        """Population ``(pop, num_dims)`` and the (possibly updated) state."""
+        return self.es.ask(key, state, self.params)
+
+    def tell(self, key: jax.Array, population: jax.Array, rewards: jax.Array, state: Any) -> Any:
+        """Update with ``rewards: (pop,)`` (higher is better; non-finite is worst)."""
+        fitness = -sanitize_rewards(rewards)
+        new_state, _ = self.es.tell(key, population, fitness, state, self.params)
+        any_finite = jnp.isfinite(rewards).any()
+        return jax.tree.map(lambda new, old: jnp.where(any_finite, new, old), new_state, state)
+
+    def centre(self, state: Any) -> jax.Array:
+        """Current search centre ``(num_dims,)``."""
+        return self.es.get_mean(state)
+
+
+def make_maximiser(config: StrategyConfig, num_dims: int) -> Maximiser:
+    es, params = _build(config, jnp.zeros((num_dims,), jnp.float32))
+    return Maximiser(es=es, params=params, num_dims=num_dims)

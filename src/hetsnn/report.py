@@ -1,0 +1,178 @@
+"""Tables and figures rebuilt from a run directory alone.
+
+``build_report(run_dir)`` writes into ``run_dir/report/``:
+
+* ``table.md`` / ``table.csv``: per arm and x, the final centre's reward (mean +- std over
+  seeds) and the reward of all individuals of the last generation (pooled over seeds);
+* ``reward.png``: final reward vs x, one line per arm, +-1 std band over seeds;
+* ``curves.png``: the centre's reward over generations, one panel per x.
+"""
+
+import csv
+import io
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from hetsnn import storage  # noqa: E402
+from hetsnn.errors import RunDirError  # noqa: E402
+from hetsnn.experiments.base import MANIFEST  # noqa: E402
+from hetsnn.run import METRICS, RESULT  # noqa: E402
+
+
+def pooled_mean_std(means, stds) -> tuple[float, float]:
+    """Mean and std of the union of equally sized groups given each group's mean and std."""
+    means, stds = np.asarray(means, float), np.asarray(stds, float)
+    mean = means.mean()
+    return float(mean), float(np.sqrt(np.mean(stds**2 + (means - mean) ** 2)))
+
+
+def collect(run_dir: Path) -> tuple[dict, list[dict]]:
+    """The experiment manifest and one summary row per finished point."""
+    run_dir = Path(run_dir)
+    if not (run_dir / MANIFEST).exists():
+        raise RunDirError(
+            f"{run_dir} holds no experiment ({MANIFEST} missing): run `hetsnn run` first"
+        )
+    manifest = storage.read_json(run_dir / MANIFEST)
+    rows = []
+    for point in manifest["points"]:
+        path = run_dir / "points" / point["name"] / RESULT
+        if not path.exists():
+            continue
+        result = storage.read_json(path)
+        centre = np.asarray(result["final_centre_reward"], float)
+        pop_mean, pop_std = pooled_mean_std(
+            result["last_generation_reward_mean"], result["last_generation_reward_std"]
+        )
+        rows.append(
+            {
+                "arm": point["arm"],
+                "x": point["x"],
+                "name": point["name"],
+                "seeds": centre.size,
+                "centre_mean": float(centre.mean()),
+                "centre_std": float(centre.std()),
+                "population_mean": pop_mean,
+                "population_std": pop_std,
+                "trainable_parameters": result["trainable_parameters"],
+                "seconds_per_generation": result["timing"]["seconds_per_generation"],
+                "env_steps_per_second": result["timing"]["env_steps_per_second"],
+            }
+        )
+    return manifest, rows
+
+
+def markdown_table(manifest: dict, rows: list[dict]) -> str:
+    """x rows, arm columns; cells 'centre mean +- std (population mean +- std)'."""
+    arms = list(dict.fromkeys(p["arm"] for p in manifest["points"]))
+    cells = {(r["arm"], r["x"]): r for r in rows}
+    xs = sorted({p["x"] for p in manifest["points"]})
+    header = f"| {manifest['x_label']} | " + " | ".join(arms) + " |"
+    lines = [header, "|" + " --- |" * (len(arms) + 1)]
+    for x in xs:
+        row = [f"{x:g}"]
+        for arm in arms:
+            r = cells.get((arm, x))
+            row.append(
+                "not run"
+                if r is None
+                else f"{r['centre_mean']:.3g} ± {r['centre_std']:.2g} "
+                f"({r['population_mean']:.3g} ± {r['population_std']:.2g})"
+            )
+        lines.append("| " + " | ".join(row) + " |")
+    seeds = sorted({r["seeds"] for r in rows})
+    params = {r["arm"]: r["trainable_parameters"] for r in rows}
+    lines += [
+        "",
+        f"Cells: {manifest['y_label']}, mean ± std over {'/'.join(map(str, seeds))} seeds; in "
+        "brackets, all individuals of the last generation (pooled over seeds).",
+        "Trainable parameters: " + ", ".join(f"{a} {n:,}" for a, n in params.items()) + ".",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def csv_table(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def reward_figure(manifest: dict, rows: list[dict], path: Path) -> None:
+    by_arm = defaultdict(list)
+    for r in sorted(rows, key=lambda r: r["x"]):
+        by_arm[r["arm"]].append(r)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for arm, arm_rows in by_arm.items():
+        x = np.array([r["x"] for r in arm_rows])
+        mean = np.array([r["centre_mean"] for r in arm_rows])
+        std = np.array([r["centre_std"] for r in arm_rows])
+        (line,) = ax.plot(x, mean, marker="o", label=arm)
+        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    ax.set_xlabel(manifest["x_label"])
+    ax.set_ylabel(manifest["y_label"])
+    ax.set_title(f"{manifest['experiment']} ({manifest['preset']} preset)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save_figure(fig, path)
+
+
+def curves_figure(run_dir: Path, manifest: dict, path: Path) -> None:
+    xs = sorted({p["x"] for p in manifest["points"]})
+    cols = min(3, len(xs))
+    nrows = -(-len(xs) // cols)
+    fig, axes = plt.subplots(
+        nrows, cols, figsize=(4 * cols, 3 * nrows), dpi=100, squeeze=False, sharey=True
+    )
+    colours = {}
+    for point in manifest["points"]:
+        metrics = storage.read_jsonl(run_dir / "points" / point["name"] / METRICS)
+        if not metrics:
+            continue
+        ax = axes.flat[xs.index(point["x"])]
+        generation = [m["generation"] for m in metrics]
+        centre = np.array([m["centre_reward"] for m in metrics])
+        colour = colours.setdefault(point["arm"], f"C{len(colours)}")
+        ax.plot(generation, centre.mean(axis=1), color=colour, label=point["arm"])
+        ax.set_title(f"{manifest['x_label']} = {point['x']:g}", fontsize=9)
+    for ax in axes.flat[: len(xs)]:
+        ax.set_xlabel("generation")
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(xs) :]:
+        ax.set_visible(False)
+    axes[0, 0].set_ylabel("centre reward (mean over seeds)")
+    handles = [plt.Line2D([], [], color=c, label=a) for a, c in colours.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    _save_figure(fig, path)
+
+
+def _save_figure(fig, path: Path) -> None:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    storage.atomic_write_bytes(path, buffer.getvalue())
+
+
+def build_report(run_dir: Path) -> str:
+    """Write the report files of ``run_dir`` and return the Markdown table."""
+    run_dir = Path(run_dir)
+    manifest, rows = collect(run_dir)
+    if not rows:
+        raise RunDirError(f"{run_dir} has no finished runs yet: nothing to report")
+    out = run_dir / "report"
+    table = markdown_table(manifest, rows)
+    storage.atomic_write_bytes(out / "table.md", table.encode())
+    storage.atomic_write_bytes(out / "table.csv", csv_table(rows).encode())
+    reward_figure(manifest, rows, out / "reward.png")
+    curves_figure(run_dir, manifest, out / "curves.png")
+    return table

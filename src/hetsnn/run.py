@@ -1,0 +1,160 @@
+"""The run loop shared by every experiment: compile, train in chunks, checkpoint, resume.
+
+A run directory holds::
+
+    config.json      the RunConfig (a different config in the same directory is an error)
+    metrics.jsonl    one line per generation; every metric is a list over seeds
+    checkpoint.npz   the stacked SeedState after the last finished chunk
+    result.json      final evaluation and timings (written last; its presence = done)
+    centres.npz      each seed's final hidden-layer properties and weights
+
+After an interruption the run continues from ``checkpoint.npz``: every generation whose
+chunk finished is kept, metrics lines past the checkpoint are dropped and recomputed
+(identically, since the PRNG key is part of the checkpointed state).
+"""
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from hetsnn import storage, trainer
+from hetsnn.config import RunConfig
+from hetsnn.errors import RunDirError
+from hetsnn.trainer import RunSpec
+
+CONFIG, METRICS, CHECKPOINT, RESULT, CENTRES = (
+    "config.json",
+    "metrics.jsonl",
+    "checkpoint.npz",
+    "result.json",
+    "centres.npz",
+)
+
+
+def claim_run_dir(run_dir: Path, config: RunConfig) -> None:
+    """Create ``run_dir`` for ``config``, or check that it already belongs to ``config``."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / CONFIG
+    if path.exists():
+        stored, wanted = storage.read_json(path), storage.as_json(config.to_dict())
+        if stored != wanted:
+            changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+            raise RunDirError(
+                f"{run_dir} holds a run with a different config (differs in {', '.join(changed)}): "
+                "choose another --out directory"
+            )
+    else:
+        storage.write_json(path, config.to_dict())
+
+
+def _metric_rows(metrics: dict, first_generation: int) -> list[dict]:
+    """Turn ``{name: (length, seeds)}`` arrays into one JSON row per generation."""
+    arrays = {name: np.asarray(value) for name, value in metrics.items()}
+    length = next(iter(arrays.values())).shape[0]
+    rows = []
+    for i in range(length):
+        row = {"generation": first_generation + i + 1}
+        row.update({name: values[i].tolist() for name, values in arrays.items()})
+        rows.append(row)
+    return rows
+
+
+def train(
+    config: RunConfig,
+    run_dir: Path,
+    *,
+    progress: bool = True,
+    description: str = "",
+    on_chunk: Callable[[int], None] | None = None,
+) -> dict:
+    """Train (or finish training) the run in ``run_dir`` and return its result.
+
+    Args:
+        config: the run.
+        run_dir: its directory; created, or resumed if it holds a checkpoint of ``config``.
+        progress: show a progress bar on stderr.
+        description: label of the progress bar.
+        on_chunk: called with the number of finished generations after every checkpoint
+            (used by tests to interrupt a run).
+    """
+    run_dir = Path(run_dir)
+    claim_run_dir(run_dir, config)
+    if (run_dir / RESULT).exists():
+        return storage.read_json(run_dir / RESULT)
+
+    spec = RunSpec.from_config(config)
+    states = trainer.init_states(spec, config.network.neuron, config.seed, config.seeds)
+    done = 0
+    if (run_dir / CHECKPOINT).exists():
+        try:
+            states, meta = storage.load_pytree(run_dir / CHECKPOINT, states)
+        except ValueError as error:
+            raise RunDirError(f"{error}: remove {run_dir / CHECKPOINT} to restart") from None
+        done = int(meta["generation"])
+    storage.truncate_jsonl(run_dir / METRICS, lambda row: row["generation"] <= done)
+
+    compile_seconds, train_seconds, trained = 0.0, 0.0, 0
+    bar = tqdm(
+        total=config.generations, initial=done, desc=description, disable=not progress, leave=False
+    )
+    with bar:
+        while done < config.generations:
+            length = min(config.chunk, config.generations - done)
+            start = time.perf_counter()
+            run_chunk = trainer.compiled_chunk(spec, length, config.seeds)  # cached per spec
+            compile_seconds += time.perf_counter() - start
+            start = time.perf_counter()
+            states, metrics = jax.block_until_ready(run_chunk(states))
+            train_seconds += time.perf_counter() - start
+            storage.append_jsonl(run_dir / METRICS, _metric_rows(metrics, done))
+            done += length
+            trained += length
+            storage.save_pytree(run_dir / CHECKPOINT, states, generation=done)
+            bar.update(length)
+            bar.set_postfix(centre=f"{float(np.mean(metrics['centre_reward'][-1])):.3g}")
+            if on_chunk is not None:
+                on_chunk(done)
+
+    result = _final_result(config, spec, states, run_dir, compile_seconds, train_seconds, trained)
+    storage.write_json(run_dir / RESULT, result)
+    return result
+
+
+def _final_result(config, spec, states, run_dir, compile_seconds, train_seconds, trained) -> dict:
+    seeds = config.seeds
+    centre_rewards = np.asarray(
+        trainer.evaluate_centres(spec, states, config.eval_episodes, config.seed)
+    )
+    centres = trainer.centres(spec, states)
+    storage.save_arrays(
+        run_dir / CENTRES,
+        tau_m=np.asarray(centres.hidden.tau_m(config.network.neuron.dt)),
+        v_th=np.asarray(centres.hidden.v_th),
+        v_rest=np.asarray(centres.hidden.v_rest),
+        resistance=np.asarray(centres.hidden.resistance),
+        w_in=np.asarray(centres.w_in),
+        w_out=np.asarray(centres.w_out),
+    )
+    last = storage.read_jsonl(run_dir / METRICS)[-1]
+    steps = trainer.env_steps_per_generation(spec, seeds)
+    return {
+        "generations": config.generations,
+        "trainable_parameters": spec.num_dims,
+        "final_centre_reward": centre_rewards.tolist(),
+        "last_generation_reward_mean": last["reward_mean"],
+        "last_generation_reward_std": last["reward_std"],
+        "timing": {
+            "compile_seconds": compile_seconds,
+            "train_seconds": train_seconds,
+            "generations_timed": trained,
+            "seconds_per_generation": train_seconds / trained if trained else None,
+            "env_steps_per_generation": steps,
+            "env_steps_per_second": steps * trained / train_seconds if train_seconds else None,
+            "backend": jax.default_backend(),
+            "devices": jax.device_count(),
+        },
+    }

@@ -1,0 +1,118 @@
+"""Episodic gymnax tasks evaluated by a spiking network policy.
+
+A task is a small frozen dataclass (its fields are its configuration) whose
+``evaluate(network, params, key) -> fitness`` is pure and jit-/vmap-able: the mean
+undiscounted return over ``episodes`` episodes. Each episode is a ``lax.scan`` of fixed
+length ``steps_per_episode``; gymnax resets automatically after ``done``, so rewards after
+the first ``done`` are masked out. The network state carries over from one environment step
+to the next and is reset only at the start of an episode. The action is the arg-max of the
+read-out potentials.
+"""
+
+from dataclasses import asdict, dataclass
+from functools import cache
+from typing import Any, ClassVar
+
+import gymnax
+import jax
+import jax.numpy as jnp
+
+from hetsnn.errors import ConfigError
+from hetsnn.networks import FeedforwardSNN, NetworkParams
+
+
+@cache
+def make_env(env_id: str):
+    """The gymnax environment object for ``env_id`` (cached; it holds no state)."""
+    env, _ = gymnax.make(env_id)
+    return env
+
+
+@dataclass(frozen=True)
+class GymnaxTask:
+    """Base class; subclasses set ``name``, ``env_id`` and the size/param hooks.
+
+    Attributes:
+        episodes: episodes averaged into one fitness value.
+    """
+
+    name: ClassVar[str]
+    env_id: ClassVar[str]
+    episodes: int = 4
+
+    def __post_init__(self):
+        _require_positive(self, "episodes")
+
+    # --- hooks -----------------------------------------------------------------------
+    @property
+    def n_inputs(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def n_outputs(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def steps_per_episode(self) -> int:
+        """Length of the scan over environment steps (the episode cap)."""
+        raise NotImplementedError
+
+    @property
+    def max_return(self) -> float:
+        """Best possible episode return (for normalised plots)."""
+        raise NotImplementedError
+
+    def env_params(self) -> Any:
+        raise NotImplementedError
+
+    def reset(self, key: jax.Array, episode: jax.Array):
+        """Initial environment state of episode number ``episode``."""
+        return make_env(self.env_id).reset(key, self.env_params())[1]
+
+    def observe(self, obs: jax.Array, env_state) -> jax.Array:
+        """Network input ``(n_inputs,)`` from gymnax's observation and the env state."""
+        return obs
+
+    # --- evaluation ------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"name": self.name, **asdict(self)}
+
+    def episode_return(
+        self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, episode: jax.Array
+    ) -> jax.Array:
+        """Undiscounted return of one episode, a float32 scalar."""
+        env, env_params = make_env(self.env_id), self.env_params()
+        key_reset, key_steps = jax.random.split(key)
+        env_state = self.reset(key_reset, episode)
+        obs = env.get_obs(env_state, env_params)
+
+        def env_step(carry, key_step):
+            obs, env_state, net_state, done, total = carry
+            net_state, readout, _ = network.step(params, net_state, self.observe(obs, env_state))
+            action = jnp.argmax(readout)
+            obs, env_state, reward, terminated, truncated, _ = env.step(
+                key_step, env_state, action, env_params
+            )
+            total = total + jnp.where(done, 0.0, reward)
+            done = done | terminated | truncated
+            return (obs, env_state, net_state, done, total), None
+
+        carry = (obs, env_state, network.init_state(params), jnp.bool_(False), jnp.float32(0))
+        keys = jax.random.split(key_steps, self.steps_per_episode)
+        (*_, total), _ = jax.lax.scan(env_step, carry, keys)
+        return total
+
+    def evaluate(self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array) -> jax.Array:
+        """Mean return over ``self.episodes`` episodes, a float32 scalar."""
+        keys = jax.random.split(key, self.episodes)
+        episodes = jnp.arange(self.episodes)
+        returns = jax.vmap(self.episode_return, in_axes=(None, None, 0, 0))(
+            network, params, keys, episodes
+        )
+        return returns.mean()
+
+
+def _require_positive(task, field: str) -> None:
+    value = getattr(task, field)
+    if not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"task {task.name}: {field} must be a positive integer, got {value!r}")

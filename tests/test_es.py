@@ -1,0 +1,75 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hetsnn.config import STRATEGY_NAMES, StrategyConfig
+from hetsnn.optim import make_maximiser, sanitize_rewards
+
+
+def test_sanitize_puts_nonfinite_last_and_keeps_finite_order():
+    rewards = jnp.array([1.0, jnp.nan, -3.0, jnp.inf, 2.0, -jnp.inf])
+    clean = np.asarray(sanitize_rewards(rewards))
+    assert np.all(np.isfinite(clean))
+    np.testing.assert_array_equal(clean[[0, 2, 4]], [1.0, -3.0, 2.0])
+    assert np.all(clean[[1, 3, 5]] < -3.0)
+
+
+def test_paper_pgpe_settings_reach_evosax():
+    es = make_maximiser(StrategyConfig(), num_dims=3)
+    assert es.es.population_size == 256
+    assert es.params.std_init == 0.1 and es.params.std_lr == 0.1
+    state = es.init(jax.random.key(0), jnp.zeros(3))
+    np.testing.assert_allclose(state.std, 0.1)
+
+
+def _maximise(es, objective, centre, generations, seed=0):
+    @jax.jit
+    def generation(state, key):
+        key_ask, key_tell = jax.random.split(key)
+        population, state = es.ask(key_ask, state)
+        state = es.tell(key_tell, population, jax.vmap(objective)(population), state)
+        return state, None
+
+    state = es.init(jax.random.key(seed), centre)
+    keys = jax.random.split(jax.random.key(seed + 1), generations)
+    state, _ = jax.lax.scan(generation, state, keys)
+    return state
+
+
+def test_pgpe_maximises_a_toy_objective():
+    target = jnp.array([0.5, -0.3, 0.2, 0.8])
+    es = make_maximiser(StrategyConfig(population=32, lr=0.05, max_velocity=0.1), num_dims=4)
+    state = _maximise(es, lambda x: -jnp.sum((x - target) ** 2), jnp.zeros(4), 300)
+    np.testing.assert_allclose(es.centre(state), target, atol=0.05)
+
+
+@pytest.mark.parametrize("name", STRATEGY_NAMES)
+def test_every_strategy_improves_a_toy_objective(name):
+    es = make_maximiser(StrategyConfig(name=name, population=16, lr=0.05), num_dims=3)
+    target = jnp.array([0.3, -0.2, 0.1])
+
+    def objective(x):
+        return -jnp.sum((x - target) ** 2)
+
+    state = _maximise(es, objective, jnp.zeros(3), 100)
+    assert objective(es.centre(state)) > 0.5 * objective(jnp.zeros(3))
+
+
+def test_nonfinite_rewards_never_poison_the_state():
+    es = make_maximiser(StrategyConfig(population=8), num_dims=2)
+    state = es.init(jax.random.key(0), jnp.zeros(2))
+    population, state = es.ask(jax.random.key(1), state)
+    rewards = jnp.array([1.0, jnp.nan, 0.5, jnp.inf, -1.0, jnp.nan, 2.0, -jnp.inf])
+    new = es.tell(jax.random.key(2), population, rewards, state)
+    assert all(np.all(np.isfinite(np.asarray(leaf))) for leaf in jax.tree.leaves(new))
+    assert not np.allclose(es.centre(new), es.centre(state))  # the finite ones still count
+
+
+def test_generation_with_no_finite_reward_leaves_the_state_unchanged():
+    es = make_maximiser(StrategyConfig(population=4), num_dims=2)
+    state = es.init(jax.random.key(0), jnp.ones(2))
+    population, state = es.ask(jax.random.key(1), state)
+    new = es.tell(jax.random.key(2), population, jnp.full(4, jnp.nan), state)
+    for before, after in zip(jax.tree.leaves(state), jax.tree.leaves(new), strict=True):
+        np.testing.assert_array_equal(before, after)

@@ -1,0 +1,111 @@
+"""Experiments, CLI and report, end to end on the smoke presets."""
+
+import numpy as np
+import pytest
+
+from hetsnn import storage
+from hetsnn.cli import main
+from hetsnn.experiments import EXPERIMENTS, get_experiment, run_experiment
+from hetsnn.experiments.base import MANIFEST
+from hetsnn.genome import PROPERTIES
+from hetsnn.report import build_report, pooled_mean_std
+from hetsnn.run import RESULT
+from hetsnn.trainer import RunSpec
+
+PRESET_CASES = [(e, p) for e in EXPERIMENTS for p in EXPERIMENTS[e].presets]
+
+
+@pytest.mark.parametrize("experiment, preset", PRESET_CASES)
+def test_every_preset_builds_valid_points_with_matched_budgets(experiment, preset):
+    points = get_experiment(experiment).points(preset)
+    assert len({p.name for p in points}) == len(points)
+    for x in {p.x for p in points}:
+        specs = [RunSpec.from_config(p.config) for p in points if p.x == x]
+        budget = max(s.num_dims for s in specs if s.genome.trainable == PROPERTIES)
+        for spec in specs:  # every arm as close to the budget as whole hidden neurons allow
+            step = spec.genome.per_hidden_neuron(spec.network.n_in, spec.network.n_out)
+            assert abs(spec.num_dims - budget) <= step / 2, (spec.genome, spec.num_dims, budget)
+
+
+def test_smoke_run_through_the_cli_writes_results_and_report(memory_smoke_run):
+    manifest = storage.read_json(memory_smoke_run / MANIFEST)
+    assert manifest["experiment"] == "memory" and manifest["preset"] == "smoke"
+    for point in manifest["points"]:
+        result = storage.read_json(memory_smoke_run / "points" / point["name"] / RESULT)
+        rewards = np.asarray(result["final_centre_reward"])
+        assert rewards.shape == (2,) and np.all(np.abs(rewards) <= 1)
+    report = memory_smoke_run / "report"
+    for name in ("table.md", "table.csv", "reward.png", "curves.png"):
+        assert (report / name).stat().st_size > 0
+    assert (report / "reward.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_table_has_every_arm_and_length(memory_smoke_run):
+    table = build_report(memory_smoke_run)
+    for arm in ("Neuron (heterogeneous)", "Weight (tau_m 20 ms)", "Weight (tau_m 50 ms)"):
+        assert arm in table
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "±" in line]
+    assert [row.split("|")[1].strip() for row in rows] == ["2", "4"]
+    assert (memory_smoke_run / "report" / "table.csv").read_text().count("\n") == 1 + 6
+
+
+def test_rerun_without_resume_is_refused_and_overwrites_nothing(memory_smoke_run, capsys):
+    manifest = memory_smoke_run / MANIFEST
+    before = manifest.stat().st_mtime_ns
+    assert main(["run", "memory", "--preset", "smoke", "--out", str(memory_smoke_run)]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert manifest.stat().st_mtime_ns == before
+
+
+def test_resume_of_a_finished_run_reuses_results(memory_smoke_run):
+    args = ["run", "memory", "--preset", "smoke", "--out", str(memory_smoke_run)]
+    assert main([*args, "--resume", "--quiet", "--no-report"]) == 0
+
+
+def test_another_preset_in_the_same_directory_is_refused(memory_smoke_run, capsys):
+    args = ["run", "memory", "--preset", "smoke", "--seeds", "3", "--out", str(memory_smoke_run)]
+    assert main([*args, "--resume"]) == 2
+    assert "different experiment or preset" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "pong"], "unknown experiment 'pong'"),
+        (["run", "memory", "--preset", "huge"], "unknown preset 'huge'"),
+        (["report", "/nonexistent/run"], "holds no experiment"),
+    ],
+)
+def test_bad_cli_input_gets_a_one_line_error(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_non_empty_foreign_directory_is_refused(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["run", "memory", "--preset", "smoke", "--out", str(tmp_path)]) == 2
+    assert "not empty" in capsys.readouterr().err
+
+
+def test_cartpole_smoke_experiment(tmp_path):
+    out = run_experiment(get_experiment("cartpole"), "smoke", tmp_path / "cp", progress=False)
+    table = build_report(out)
+    assert "NeuronES" in table and "WeightES" in table
+    for point in storage.read_json(out / MANIFEST)["points"]:
+        result = storage.read_json(out / "points" / point["name"] / RESULT)
+        assert all(0 < r <= 50 for r in result["final_centre_reward"])
+
+
+def test_pooled_mean_std_equals_statistics_of_the_union():
+    rng = np.random.default_rng(0)
+    groups = rng.normal(size=(5, 40)) * rng.uniform(0.5, 2, size=(5, 1)) + np.arange(5)[:, None]
+    mean, std = pooled_mean_std(groups.mean(1), groups.std(1))
+    assert mean == pytest.approx(groups.mean())
+    assert std == pytest.approx(groups.std())
+
+
+def test_list_command(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "memory" in out and "cartpole" in out and "smoke" in out

@@ -1,0 +1,64 @@
+import itertools
+
+import jax
+import numpy as np
+import pytest
+
+from hetsnn import neurons
+from hetsnn.errors import ConfigError
+from hetsnn.genome import PROPERTIES, WEIGHTS, Genome, hidden_size_for_budget
+from hetsnn.networks import FeedforwardSNN
+
+pytestmark = pytest.mark.usefixtures("strict_dtypes")
+
+NETWORK = FeedforwardSNN(n_in=3, n_hidden=5, n_out=2)
+HIDDEN = neurons.homogeneous(5, dt=5.0, tau_m=20.0, v_th=0.5, v_rest=0.0, resistance=1.0)
+BASE = NETWORK.init(jax.random.key(0), HIDDEN)
+SUBSETS = [subset for r in range(1, 5) for subset in itertools.combinations(PROPERTIES, r)] + [
+    (WEIGHTS,)
+]
+
+
+@pytest.mark.parametrize("trainable", SUBSETS, ids=lambda t: "+".join(t))
+def test_flatten_unflatten_round_trip_changes_only_selected_leaves(trainable):
+    genome = Genome(trainable)
+    flat = genome.flatten(BASE)
+    assert flat.shape == (genome.size(NETWORK),)
+    changed = genome.unflatten(flat + 1.0, BASE)
+    np.testing.assert_allclose(genome.flatten(changed), flat + 1.0)
+    fields = {"tau_m": "tau_logit", "v_th": "v_th", "v_rest": "v_rest", "R": "resistance"}
+    for name, field in fields.items():
+        moved = not np.allclose(getattr(changed.hidden, field), getattr(BASE.hidden, field))
+        assert moved == (name in trainable)
+    assert (not np.allclose(changed.w_in, BASE.w_in)) == (WEIGHTS in trainable)
+    assert (not np.allclose(changed.w_out, BASE.w_out)) == (WEIGHTS in trainable)
+
+
+def test_trainable_is_canonical_and_validated():
+    assert Genome(("R", "tau_m")).trainable == ("tau_m", "R")
+    with pytest.raises(ConfigError, match="unknown trainable"):
+        Genome(("tau",))
+    with pytest.raises(ConfigError, match="empty"):
+        Genome(())
+
+
+@pytest.mark.parametrize(
+    "n_hidden, expected", [(5, 3_970), (10, 7_940), (21, 16_674), (42, 33_348)]
+)
+def test_weight_arm_counts_match_the_paper_for_mnist(n_hidden, expected):
+    network = FeedforwardSNN(n_in=784, n_hidden=n_hidden, n_out=10)
+    assert Genome((WEIGHTS,)).size(network) == expected
+
+
+@pytest.mark.parametrize(
+    "budget, neuron_h, weight_h", [(4096, 1024, 5), (8192, 2048, 10), (16384, 4096, 21)]
+)
+def test_hidden_size_for_budget_mnist(budget, neuron_h, weight_h):
+    assert hidden_size_for_budget(PROPERTIES, budget, 784, 10) == neuron_h
+    assert hidden_size_for_budget(WEIGHTS, budget, 784, 10) == weight_h
+    assert Genome(PROPERTIES).size(FeedforwardSNN(784, neuron_h, 10)) == budget
+
+
+def test_budget_must_be_positive():
+    with pytest.raises(ConfigError):
+        hidden_size_for_budget(PROPERTIES, 0, 2, 2)

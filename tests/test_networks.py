@@ -1,0 +1,54 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hetsnn import neurons
+from hetsnn.networks import FeedforwardSNN
+
+pytestmark = pytest.mark.usefixtures("strict_dtypes")
+
+
+def make(n_in=3, n_hidden=16, n_out=2, **kwargs):
+    network = FeedforwardSNN(n_in=n_in, n_hidden=n_hidden, n_out=n_out, **kwargs)
+    hidden = neurons.homogeneous(n_hidden, dt=5.0, tau_m=20.0, v_th=0.5, v_rest=0.0, resistance=1.0)
+    return network, network.init(jax.random.key(1), hidden)
+
+
+def test_lecun_normal_weights_have_variance_one_over_fan_in():
+    network, params = make(n_in=400, n_hidden=500, n_out=300)
+    assert params.w_in.shape == (400, 500) and params.w_out.shape == (500, 300)
+    assert np.std(params.w_in) == np.float32(np.std(params.w_in))  # float32
+    np.testing.assert_allclose(np.var(params.w_in), 1 / 400, rtol=0.05)
+    np.testing.assert_allclose(np.var(params.w_out), 1 / 500, rtol=0.05)
+
+
+def test_unroll_is_time_major_and_equals_repeated_steps():
+    network, params = make()
+    xs = jax.random.normal(jax.random.key(2), (7, 4, 3)) * 3  # (T, batch, n_in)
+    state = network.init_state(params, batch_shape=(4,))
+    final, readouts, spikes = network.unroll(params, state, xs)
+    assert readouts.shape == (7, 4, 2) and spikes.shape == (7, 4, 16)
+    for t in range(7):
+        state, readout, count = network.step(params, state, xs[t])
+        np.testing.assert_allclose(readouts[t], readout, rtol=1e-6)
+        np.testing.assert_array_equal(spikes[t], count)
+    np.testing.assert_allclose(final.hidden.v, state.hidden.v, rtol=1e-6)
+    assert spikes.sum() > 0  # the drive is strong enough to make the layer fire
+
+
+def test_steps_per_input_presents_the_input_repeatedly():
+    four, params = make(steps_per_input=4)
+    one = FeedforwardSNN(n_in=3, n_hidden=16, n_out=2)
+    x = jnp.array([2.0, -1.0, 3.0])
+    _, readout_four, count_four = four.step(params, four.init_state(params), x)
+    _, readouts, counts = one.unroll(params, one.init_state(params), jnp.stack([x] * 4))
+    np.testing.assert_allclose(readout_four, readouts[-1], rtol=1e-6)
+    np.testing.assert_array_equal(count_four, counts.sum(0))
+
+
+def test_readout_is_a_leaky_integrator_of_hidden_spikes():
+    network, params = make()
+    state = network.init_state(params)
+    state, readout, count = network.step(params, state, jnp.array([3.0, 3.0, 3.0]))
+    np.testing.assert_allclose(readout, 0.25 * (count @ params.w_out), rtol=1e-5)

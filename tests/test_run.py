@@ -1,0 +1,113 @@
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hetsnn import storage, trainer
+from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
+from hetsnn.errors import RunDirError
+from hetsnn.run import CHECKPOINT, METRICS, RESULT, train
+from hetsnn.tasks import CartPoleTask
+
+CONFIG = RunConfig(
+    CartPoleTask(max_steps=40, episodes=1),
+    NetworkConfig(n_hidden=8),
+    StrategyConfig(population=8),
+    generations=6,
+    seeds=2,
+    chunk=2,
+    eval_episodes=2,
+)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def interrupt_after(generations):
+    def on_chunk(done):
+        if done >= generations:
+            raise Interrupt
+
+    return on_chunk
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("full")
+    result = train(CONFIG, run_dir, progress=False)
+    return run_dir, result
+
+
+def test_run_writes_metrics_checkpoint_and_result(uninterrupted):
+    run_dir, result = uninterrupted
+    rows = storage.read_jsonl(run_dir / METRICS)
+    assert [row["generation"] for row in rows] == list(range(1, 7))
+    assert all(len(row["centre_reward"]) == CONFIG.seeds for row in rows)
+    assert len(result["final_centre_reward"]) == CONFIG.seeds
+    assert result["trainable_parameters"] == 4 * 8
+    assert (run_dir / CHECKPOINT).exists() and (run_dir / "centres.npz").exists()
+    with np.load(run_dir / "centres.npz") as centres:
+        assert centres["tau_m"].shape == (CONFIG.seeds, 8)
+        assert np.all(centres["tau_m"] > CONFIG.network.neuron.dt)
+
+
+def test_interrupted_run_resumes_to_identical_numbers(uninterrupted, tmp_path):
+    full_dir, full_result = uninterrupted
+    with pytest.raises(Interrupt):
+        train(CONFIG, tmp_path, progress=False, on_chunk=interrupt_after(4))
+    assert not (tmp_path / RESULT).exists()
+    assert len(storage.read_jsonl(tmp_path / METRICS)) == 4  # no finished generation lost
+    # A crash between writing metrics and the checkpoint leaves stray lines: they go.
+    storage.append_jsonl(tmp_path / METRICS, [{"generation": 5, "centre_reward": [1e9, 1e9]}])
+
+    resumed = train(CONFIG, tmp_path, progress=False)
+    assert storage.read_jsonl(tmp_path / METRICS) == storage.read_jsonl(full_dir / METRICS)
+    assert resumed["final_centre_reward"] == full_result["final_centre_reward"]
+    assert resumed["timing"]["generations_timed"] == 2
+
+
+def test_finished_run_is_not_retrained(uninterrupted):
+    run_dir, result = uninterrupted
+    before = (run_dir / METRICS).stat().st_mtime_ns
+    assert train(CONFIG, run_dir, progress=False) == result
+    assert (run_dir / METRICS).stat().st_mtime_ns == before
+
+
+def test_different_config_in_the_same_directory_is_refused(uninterrupted):
+    run_dir, _ = uninterrupted
+    with pytest.raises(RunDirError, match="different config.*generations"):
+        train(CONFIG.replace(generations=8), run_dir, progress=False)
+
+
+def test_points_that_differ_only_in_numbers_share_compiled_programs(uninterrupted):
+    longer_tau = CONFIG.replace(network=NetworkConfig(n_hidden=8, neuron=NeuronConfig(tau_m=80.0)))
+    assert trainer.RunSpec.from_config(longer_tau) == trainer.RunSpec.from_config(CONFIG)
+    hits = trainer.compiled_chunk.cache_info().hits
+    trainer.compiled_chunk(trainer.RunSpec.from_config(longer_tau), CONFIG.chunk, CONFIG.seeds)
+    assert trainer.compiled_chunk.cache_info().hits == hits + 1
+
+
+@dataclass(frozen=True)
+class HalfNaNTask(CartPoleTask):
+    """CartPole whose fitness is NaN when the first hidden neuron's v_th moved up."""
+
+    name: ClassVar[str] = "half-nan-cartpole"
+
+    def evaluate(self, network, params, key):
+        value = super().evaluate(network, params, key)
+        return jnp.where(params.hidden.v_th[0] > 0.5, jnp.nan, value)
+
+
+def test_nan_fitness_is_counted_and_never_reaches_the_search_state(tmp_path):
+    config = dataclasses.replace(CONFIG, task=HalfNaNTask(max_steps=40, episodes=1), generations=4)
+    result = train(config, tmp_path, progress=False)
+    rows = storage.read_jsonl(tmp_path / METRICS)
+    assert sum(sum(row["nonfinite"]) for row in rows) > 0
+    assert all(np.isfinite(row["reward_mean"]).all() for row in rows)
+    with np.load(tmp_path / "centres.npz") as centres:
+        assert all(np.all(np.isfinite(centres[name])) for name in centres.files)
+    assert len(result["final_centre_reward"]) == config.seeds
