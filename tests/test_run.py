@@ -111,3 +111,13 @@ def test_nan_fitness_is_counted_and_never_reaches_the_search_state(tmp_path):
     with np.load(tmp_path / "centres.npz") as centres:
         assert all(np.all(np.isfinite(centres[name])) for name in centres.files)
     assert len(result["final_centre_reward"]) == config.seeds
+
+
+def test_result_files_are_readable_like_normally_created_files(uninterrupted):
+    run_dir, _ = uninterrupted
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("config.json", RESULT, CHECKPOINT, "centres.npz"):
+        assert (run_dir / name).stat().st_mode & 0o777 == 0o666 & ~mask

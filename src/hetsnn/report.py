@@ -68,6 +68,14 @@ def collect(run_dir: Path) -> tuple[dict, list[dict]]:
     return manifest, rows
 
 
+def fmt(value: float, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant digits, without exponent notation."""
+    if value == 0 or not np.isfinite(value):
+        return f"{value:g}"
+    decimals = max(0, digits - 1 - int(np.floor(np.log10(abs(value)))))
+    return f"{value:.{decimals}f}"
+
+
 def markdown_table(manifest: dict, rows: list[dict]) -> str:
     """x rows, arm columns; cells 'centre mean +- std (population mean +- std)'."""
     arms = list(dict.fromkeys(p["arm"] for p in manifest["points"]))
@@ -82,8 +90,8 @@ def markdown_table(manifest: dict, rows: list[dict]) -> str:
             row.append(
                 "not run"
                 if r is None
-                else f"{r['centre_mean']:.3g} ± {r['centre_std']:.2g} "
-                f"({r['population_mean']:.3g} ± {r['population_std']:.2g})"
+                else f"{fmt(r['centre_mean'])} ± {fmt(r['centre_std'], 2)} "
+                f"({fmt(r['population_mean'])} ± {fmt(r['population_std'], 2)})"
             )
         lines.append("| " + " | ".join(row) + " |")
     seeds = sorted({r["seeds"] for r in rows})

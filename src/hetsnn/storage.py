@@ -15,6 +15,18 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _move_into_place(tmp: str, path: Path) -> None:
+    """Give ``tmp`` the permissions of a normally created file and rename it to ``path``."""
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates files readable by the owner only
+    os.replace(tmp, path)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -24,7 +36,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        _move_into_place(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -90,7 +102,7 @@ def save_arrays(path: Path, **arrays) -> None:
     os.close(fd)
     try:
         np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        _move_into_place(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
