@@ -161,15 +161,7 @@ def compiled_chunk(spec: RunSpec, length: int, seeds: int):
 
     Compiled ahead of time and cached: a run with an equal spec reuses the program.
     """
-    shapes = jax.eval_shape(
-        lambda: _init_states(
-            dataclasses.replace(spec, task=None),
-            neurons.homogeneous(
-                spec.network.n_hidden, dt=1.0, tau_m=2.0, v_th=1.0, v_rest=0.0, resistance=1.0
-            ),
-            jax.random.split(jax.random.key(0), seeds),
-        )
-    )
+    shapes = jax.eval_shape(lambda: init_states(spec, NeuronConfig(), seed=0, seeds=seeds))
     return jax.jit(functools.partial(_run_chunk, spec, length)).lower(shapes).compile()
 
 

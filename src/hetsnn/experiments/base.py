@@ -15,8 +15,9 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from hetsnn import storage
-from hetsnn.config import RunConfig
+from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
 from hetsnn.errors import ConfigError, RunDirError
+from hetsnn.genome import PROPERTIES, WEIGHTS, hidden_size_for_budget
 from hetsnn.run import train
 
 MANIFEST = "experiment.json"
@@ -65,6 +66,34 @@ class Experiment:
 
     def points(self, preset: str, overrides: dict | None = None) -> list[Point]:
         return self.make_points(self.resolve(preset, overrides))
+
+
+def es_options(settings: Any, **extra) -> dict:
+    """RunConfig options shared by every arm: PGPE at ``settings.population`` and the
+    preset's generations, seeds and chunk."""
+    return dict(
+        strategy=StrategyConfig(population=settings.population),
+        generations=settings.generations,
+        seeds=settings.seeds,
+        chunk=settings.chunk,
+        **extra,
+    )
+
+
+def neuron_arm(task, n_hidden: int, **options) -> RunConfig:
+    """Heterogeneous arm: fixed random weights, all four properties of each neuron trained."""
+    return RunConfig(task, NetworkConfig(n_hidden=n_hidden), trainable=PROPERTIES, **options)
+
+
+def weight_arm(
+    task, budget_hidden: int, neuron: NeuronConfig | None = None, **options
+) -> RunConfig:
+    """Homogeneous arm: every weight trained, with the trainable budget of
+    ``neuron_arm(task, budget_hidden)``."""
+    budget = len(PROPERTIES) * budget_hidden
+    n_hidden = hidden_size_for_budget(WEIGHTS, budget, task.n_inputs, task.n_outputs)
+    network = NetworkConfig(n_hidden=n_hidden, neuron=neuron or NeuronConfig())
+    return RunConfig(task, network, trainable=(WEIGHTS,), **options)
 
 
 def manifest(experiment: Experiment, preset: str, settings: Any, points: list[Point]) -> dict:

@@ -5,11 +5,10 @@ NeuronES (fixed random weights, four properties per hidden neuron trained) again
 30 generations with one episode per individual, i.e. 3,840 training episodes.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
-from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
-from hetsnn.experiments.base import Experiment, Point
-from hetsnn.genome import PROPERTIES, WEIGHTS, hidden_size_for_budget
+from hetsnn.experiments.base import Experiment, Point, es_options, neuron_arm, weight_arm
 from hetsnn.tasks import CartPoleTask
 
 
@@ -46,49 +45,20 @@ PRESETS = {
         chunk=10,
         eval_episodes=16,
     ),
-    "paper": CartPoleSettings(
-        caps=(100, 200, 500, 1000),
-        n_hidden=64,
-        population=128,
-        generations=30,
-        episodes=1,
-        seeds=100,
-        chunk=10,
-        eval_episodes=16,
-    ),
 }
+PRESETS["paper"] = dataclasses.replace(PRESETS["small"], seeds=100)
 
 
 def make_points(s: CartPoleSettings) -> list[Point]:
-    probe = CartPoleTask()
-    n_weight = hidden_size_for_budget(
-        WEIGHTS, len(PROPERTIES) * s.n_hidden, probe.n_inputs, probe.n_outputs
-    )
-    common = dict(
-        strategy=StrategyConfig(population=s.population),
-        generations=s.generations,
-        seeds=s.seeds,
-        chunk=s.chunk,
-        eval_episodes=s.eval_episodes,
-    )
+    options = es_options(s, eval_episodes=s.eval_episodes)
     points = []
     for cap in s.caps:
         task = CartPoleTask(max_steps=cap, episodes=s.episodes)
         points.append(
-            Point(
-                f"neuron-cap{cap}",
-                "NeuronES",
-                cap,
-                RunConfig(task, NetworkConfig(n_hidden=s.n_hidden), trainable=PROPERTIES, **common),
-            )
+            Point(f"neuron-cap{cap}", "NeuronES", cap, neuron_arm(task, s.n_hidden, **options))
         )
         points.append(
-            Point(
-                f"weight-cap{cap}",
-                "WeightES",
-                cap,
-                RunConfig(task, NetworkConfig(n_hidden=n_weight), trainable=(WEIGHTS,), **common),
-            )
+            Point(f"weight-cap{cap}", "WeightES", cap, weight_arm(task, s.n_hidden, **options))
         )
     return points
 

@@ -10,9 +10,8 @@ have the same hidden size.
 
 from dataclasses import dataclass
 
-from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
-from hetsnn.experiments.base import Experiment, Point
-from hetsnn.genome import PROPERTIES, WEIGHTS, hidden_size_for_budget
+from hetsnn.config import NeuronConfig
+from hetsnn.experiments.base import Experiment, Point, es_options, neuron_arm, weight_arm
 from hetsnn.tasks import MemoryTask
 
 
@@ -53,36 +52,17 @@ PRESETS = {
 
 
 def make_points(s: MemorySettings) -> list[Point]:
-    task = MemoryTask()
-    budget = len(PROPERTIES) * s.n_hidden
-    n_weight = hidden_size_for_budget(WEIGHTS, budget, task.n_inputs, task.n_outputs)
-    common = dict(
-        strategy=StrategyConfig(population=s.population),
-        generations=s.generations,
-        seeds=s.seeds,
-        chunk=s.chunk,
-        eval_episodes=2,  # cues alternate and the network is deterministic: 2 is exact
-    )
+    # Cues alternate and the network is deterministic, so 2 evaluation episodes are exact.
+    options = es_options(s, eval_episodes=2)
     points = []
     for length in s.lengths:
         task = MemoryTask(memory_length=length)
-        points.append(
-            Point(
-                f"neuron-L{length}",
-                "Neuron (heterogeneous)",
-                length,
-                RunConfig(task, NetworkConfig(n_hidden=s.n_hidden), trainable=PROPERTIES, **common),
-            )
-        )
+        config = neuron_arm(task, s.n_hidden, **options)
+        points.append(Point(f"neuron-L{length}", "Neuron (heterogeneous)", length, config))
         for tau in (NeuronConfig().tau_m, *s.taus):
-            network = NetworkConfig(n_hidden=n_weight, neuron=NeuronConfig(tau_m=tau))
+            config = weight_arm(task, s.n_hidden, NeuronConfig(tau_m=tau), **options)
             points.append(
-                Point(
-                    f"weight-tau{tau:g}-L{length}",
-                    f"Weight (tau_m {tau:g} ms)",
-                    length,
-                    RunConfig(task, network, trainable=(WEIGHTS,), **common),
-                )
+                Point(f"weight-tau{tau:g}-L{length}", f"Weight (tau_m {tau:g} ms)", length, config)
             )
     return points
 
