@@ -104,6 +104,8 @@ def train(
     with bar:
         while done < config.generations:
             length = min(config.chunk, config.generations - done)
+            if trained == 0 or length != config.chunk:
+                bar.set_postfix_str("compiling (cached per spec)", refresh=True)
             start = time.perf_counter()
             run_chunk = trainer.compiled_chunk(spec, length, config.seeds)  # cached per spec
             compile_seconds += time.perf_counter() - start

@@ -41,7 +41,7 @@ class GymnaxTask:
     episodes: int = 4
 
     def __post_init__(self):
-        _require_positive(self, "episodes")
+        require_positive(self, "episodes")
 
     # --- hooks -----------------------------------------------------------------------
     @property
@@ -112,7 +112,7 @@ class GymnaxTask:
         return returns.mean()
 
 
-def _require_positive(task, field: str) -> None:
+def require_positive(task, field: str) -> None:
     value = getattr(task, field)
     if not isinstance(value, int) or value <= 0:
         raise ConfigError(f"task {task.name}: {field} must be a positive integer, got {value!r}")

@@ -5,7 +5,7 @@ from typing import ClassVar
 
 from gymnax.environments.classic_control.cartpole import EnvParams
 
-from hetsnn.tasks.base import GymnaxTask, _require_positive
+from hetsnn.tasks.base import GymnaxTask, require_positive
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class CartPoleTask(GymnaxTask):
 
     def __post_init__(self):
         super().__post_init__()
-        _require_positive(self, "max_steps")
+        require_positive(self, "max_steps")
 
     @property
     def n_inputs(self) -> int:

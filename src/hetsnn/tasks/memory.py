@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from gymnax.environments.bsuite.memory_chain import EnvParams
 
-from hetsnn.tasks.base import GymnaxTask, _require_positive, make_env
+from hetsnn.tasks.base import GymnaxTask, make_env, require_positive
 
 _TIME_REMAINING, _CONTEXT = 0, 2  # entries of gymnax's observation that the network sees
 
@@ -35,7 +35,7 @@ class MemoryTask(GymnaxTask):
 
     def __post_init__(self):
         super().__post_init__()
-        _require_positive(self, "memory_length")
+        require_positive(self, "memory_length")
 
     @property
     def n_inputs(self) -> int:
