@@ -16,9 +16,10 @@ import time
 import jax
 import numpy as np
 
-from hetsnn import trainer
+from hetsnn import training
 from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
 from hetsnn.genome import PROPERTIES
+from hetsnn.optim import evolution
 from hetsnn.tasks import CartPoleTask, MemoryTask
 
 CASES = {
@@ -37,10 +38,10 @@ def measure(task, population: int, generations: int, repeats: int) -> dict:
         generations=generations,
         chunk=generations,
     )
-    spec = trainer.RunSpec.from_config(config)
-    states = trainer.init_states(spec, config.network.neuron, 0, 1)
+    spec = training.RunSpec.from_config(config)
+    states = training.init_states(spec, config.network.neuron, 0, 1)
     start = time.perf_counter()
-    program = trainer.compiled_chunk(spec, generations, 1)
+    program = training.compiled_chunk(spec, generations, 1)
     compile_seconds = time.perf_counter() - start
     best = np.inf
     for _ in range(repeats):
@@ -48,12 +49,12 @@ def measure(task, population: int, generations: int, repeats: int) -> dict:
         states, _ = jax.block_until_ready(program(states))
         best = min(best, time.perf_counter() - start)
     per_generation = best / generations
-    steps = trainer.env_steps_per_generation(spec, 1)
+    steps = training.env_steps_per_generation(spec, 1)
 
     # Naive reference: the same population, one jitted individual at a time.
     one = jax.jit(spec.fitness)
     seed_state = jax.tree.map(lambda x: x[0], states)
-    population_vectors, _ = spec.maximiser.ask(jax.random.key(1), seed_state.search)
+    population_vectors, _ = evolution.maximiser(spec).ask(jax.random.key(1), seed_state.search)
     key = jax.random.key(2)
     naive = np.inf
     for _ in range(2):  # the first pass compiles the fitness and the indexing ops

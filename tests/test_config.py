@@ -1,6 +1,6 @@
 import pytest
 
-from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
+from hetsnn.config import GradientConfig, NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
 from hetsnn.errors import ConfigError
 from hetsnn.tasks import CartPoleTask, MemoryTask
 
@@ -22,6 +22,10 @@ from hetsnn.tasks import CartPoleTask, MemoryTask
         (lambda: RunConfig(MemoryTask(), generations=0), "generations"),
         (lambda: RunConfig(MemoryTask(), trainable=("tau",)), "unknown trainable"),
         (lambda: CartPoleTask(max_steps=-1), "max_steps"),
+        (lambda: GradientConfig(name="rmsprop"), "unknown"),
+        (lambda: GradientConfig(lr=0.0), "lr must be positive"),
+        (lambda: GradientConfig(batch=0), "batch"),
+        (lambda: GradientConfig(gamma=1.5), "gamma"),
     ],
 )
 def test_bad_values_get_one_line_errors_that_name_the_field(make, message):
@@ -51,3 +55,13 @@ def test_round_trip_through_dict():
 def test_malformed_dict_is_a_config_error():
     with pytest.raises(ConfigError, match="malformed"):
         RunConfig.from_dict({"task": {"name": "memory"}, "generatoins": 3})
+
+
+def test_gradient_optimiser_round_trips_and_is_told_apart_from_es():
+    config = RunConfig(
+        MemoryTask(memory_length=3),
+        NetworkConfig(n_hidden=4, surrogate="log", detach_reset=True),
+        GradientConfig(lr=0.1, batch=8),
+    )
+    restored = RunConfig.from_dict(config.to_dict())
+    assert restored == config and isinstance(restored.optimiser, GradientConfig)

@@ -10,7 +10,7 @@ from hetsnn.experiments.base import MANIFEST
 from hetsnn.genome import PROPERTIES
 from hetsnn.report import build_report, pooled_mean_std
 from hetsnn.run import RESULT
-from hetsnn.trainer import RunSpec
+from hetsnn.training import RunSpec
 
 PRESET_CASES = [(e, p) for e in EXPERIMENTS for p in EXPERIMENTS[e].presets]
 
@@ -109,3 +109,22 @@ def test_list_command(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "memory" in out and "cartpole" in out and "smoke" in out
+
+
+def test_bp_vs_es_smoke_reports_membrane_diagnostics(tmp_path):
+    out = tmp_path / "bp"
+    assert main(["run", "bp-vs-es", "--preset", "smoke", "--out", str(out), "--quiet"]) == 0
+    table = (out / "report" / "table.md").read_text()
+    for arm in ("WeightES", "NeuronES", "WeightBP", "NeuronBP"):
+        assert arm in table
+    assert "|dv(t)/dv(t-dt)| > 1" in table
+    assert (out / "report" / "membrane.png").read_bytes()[:4] == b"\x89PNG"
+    manifest = storage.read_json(out / MANIFEST)
+    assert manifest["curve_x"] == "episodes"
+    es = storage.read_json(out / "points" / "weightes-cap30" / RESULT)
+    bp = storage.read_json(out / "points" / "weightbp-cap30" / RESULT)
+    # equal training episodes: ES population x generations == BP batch x updates
+    assert (
+        es["training_episodes_per_generation"] * es["generations"]
+        == bp["training_episodes_per_generation"] * bp["generations"]
+    )

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hetsnn import storage, trainer
+from hetsnn import storage, training
 from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
 from hetsnn.errors import RunDirError
 from hetsnn.run import CHECKPOINT, METRICS, RESULT, train
@@ -85,10 +85,10 @@ def test_different_config_in_the_same_directory_is_refused(uninterrupted):
 
 def test_points_that_differ_only_in_numbers_share_compiled_programs(uninterrupted):
     longer_tau = CONFIG.replace(network=NetworkConfig(n_hidden=8, neuron=NeuronConfig(tau_m=80.0)))
-    assert trainer.RunSpec.from_config(longer_tau) == trainer.RunSpec.from_config(CONFIG)
-    hits = trainer.compiled_chunk.cache_info().hits
-    trainer.compiled_chunk(trainer.RunSpec.from_config(longer_tau), CONFIG.chunk, CONFIG.seeds)
-    assert trainer.compiled_chunk.cache_info().hits == hits + 1
+    assert training.RunSpec.from_config(longer_tau) == training.RunSpec.from_config(CONFIG)
+    hits = training.compiled_chunk.cache_info().hits
+    training.compiled_chunk(training.RunSpec.from_config(longer_tau), CONFIG.chunk, CONFIG.seeds)
+    assert training.compiled_chunk.cache_info().hits == hits + 1
 
 
 @dataclass(frozen=True)

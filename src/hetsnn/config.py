@@ -14,6 +14,7 @@ from hetsnn.genome import canonical_trainable
 from hetsnn.tasks import GymnaxTask, task_from_dict
 
 STRATEGY_NAMES = ("pgpe", "open_es", "snes", "cma_es")
+GRADIENT_NAMES = ("adam", "sgd")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -113,17 +114,61 @@ class StrategyConfig:
     def __post_init__(self):
         _check(
             self.name in STRATEGY_NAMES,
-            f"strategy.name {self.name!r} is unknown: choose one of {STRATEGY_NAMES}",
+            f"optimiser.name {self.name!r} is unknown: choose one of "
+            f"{STRATEGY_NAMES + GRADIENT_NAMES}",
         )
-        _positive_int(self.population, "strategy.population")
+        _positive_int(self.population, "optimiser.population")
         _check(
             self.population % 2 == 0 and self.population >= 4,
-            f"strategy.population must be an even number >= 4 for antithetic sampling, "
+            f"optimiser.population must be an even number >= 4 for antithetic sampling, "
             f"got {self.population}: use {max(4, self.population + self.population % 2)}",
         )
         for name in ("lr", "max_velocity", "std_init", "std_lr"):
-            _finite(getattr(self, name), f"strategy.{name}")
-            _check(getattr(self, name) > 0, f"strategy.{name} must be positive")
+            _finite(getattr(self, name), f"optimiser.{name}")
+            _check(getattr(self, name) > 0, f"optimiser.{name} must be positive")
+
+
+@dataclass(frozen=True)
+class GradientConfig:
+    """Backprop through time with surrogate gradients, through optax.
+
+    For reinforcement-learning tasks the loss is REINFORCE (Williams 1992) with a baseline:
+    actions are sampled from softmax(read-out); the advantage of step t is the discounted
+    return-to-go minus its mean over the batch at step t, divided by the std over all steps.
+    The surrogate and the reset path are network settings (NetworkConfig).
+
+    Attributes:
+        name: optax optimiser, one of GRADIENT_NAMES (Adam as in the paper).
+        lr: learning rate.
+        batch: episodes per update (one "generation" is one update).
+        gamma: discount of the return-to-go.
+    """
+
+    name: str = "adam"
+    lr: float = 3e-2
+    batch: int = 16
+    gamma: float = 0.99
+
+    def __post_init__(self):
+        _check(
+            self.name in GRADIENT_NAMES,
+            f"optimiser.name {self.name!r} is unknown: choose one of "
+            f"{STRATEGY_NAMES + GRADIENT_NAMES}",
+        )
+        _finite(self.lr, "optimiser.lr")
+        _check(self.lr > 0, f"optimiser.lr must be positive, got {self.lr}")
+        _positive_int(self.batch, "optimiser.batch")
+        _finite(self.gamma, "optimiser.gamma")
+        _check(0 < self.gamma <= 1, f"optimiser.gamma must be in (0, 1], got {self.gamma}")
+
+
+Optimiser = StrategyConfig | GradientConfig
+
+
+def optimiser_from_dict(data: dict) -> Optimiser:
+    """An ES strategy or a gradient optimiser, told apart by ``name``."""
+    kind = GradientConfig if data.get("name") in GRADIENT_NAMES else StrategyConfig
+    return kind(**data)
 
 
 @dataclass(frozen=True)
@@ -132,8 +177,9 @@ class RunConfig:
 
     Attributes:
         task: the task object (its fields are its config).
+        optimiser: an evolution strategy (StrategyConfig) or BPTT (GradientConfig).
         trainable: ``("weights",)`` or a subset of ``("tau_m", "v_th", "v_rest", "R")``.
-        generations: ES generations.
+        generations: ES generations, or gradient updates.
         seeds: independent seeds trained side by side in one compiled program.
         seed: base PRNG seed; seed s of the run uses ``fold_in(key(seed), s)``.
         chunk: generations per compiled chunk, also the checkpoint interval.
@@ -142,7 +188,7 @@ class RunConfig:
 
     task: GymnaxTask
     network: NetworkConfig = field(default_factory=NetworkConfig)
-    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    optimiser: Optimiser = field(default_factory=StrategyConfig)
     trainable: tuple[str, ...] = ("tau_m", "v_th", "v_rest", "R")
     generations: int = 100
     seeds: int = 1
@@ -176,7 +222,7 @@ class RunConfig:
             return cls(
                 task=task_from_dict(data.pop("task")),
                 network=NetworkConfig(**network),
-                strategy=StrategyConfig(**data.pop("strategy", {})),
+                optimiser=optimiser_from_dict(data.pop("optimiser", {})),
                 trainable=tuple(data.pop("trainable", cls.trainable)),
                 **data,
             )

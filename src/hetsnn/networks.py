@@ -88,17 +88,18 @@ class FeedforwardSNN:
     def spike_fn(self) -> SpikeFn:
         return SURROGATES[self.surrogate](self.surrogate_alpha)
 
-    def step(
+    def trace(
         self, params: NetworkParams, state: NetworkState, x: jax.Array
-    ) -> tuple[NetworkState, jax.Array, jax.Array]:
-        """Present one input for ``steps_per_input`` simulation steps.
+    ) -> tuple[NetworkState, jax.Array, jax.Array, jax.Array]:
+        """Present one input for ``steps_per_input`` simulation steps, keeping diagnostics.
 
         Args:
             x: input, ``(..., n_in)``.
 
         Returns:
-            ``(state, readout, spike_count)``: read-out potentials ``(..., n_out)`` after the
-            last step, and hidden spikes summed over the steps ``(..., n_hidden)``.
+            ``(state, readout, spike_count, u)``: read-out potentials ``(..., n_out)`` after
+            the last step, hidden spikes summed over the steps ``(..., n_hidden)``, and the
+            pre-reset potentials ``u: (steps_per_input, ..., n_hidden)``.
         """
         current = x @ params.w_in
         readout_decay = self.dt / self.readout_tau
@@ -106,16 +107,24 @@ class FeedforwardSNN:
 
         def sim_step(carry, _):
             hidden, readout = carry
+            u = neurons.integrate(params.hidden, hidden.v, current)
             hidden, spikes = neurons.lif_step(
                 params.hidden, hidden, current, spike_fn, self.detach_reset
             )
             readout = readout + readout_decay * (spikes @ params.w_out - readout)
-            return (hidden, readout), spikes
+            return (hidden, readout), (spikes, u)
 
-        (hidden, readout), spikes = jax.lax.scan(
+        (hidden, readout), (spikes, u) = jax.lax.scan(
             sim_step, (state.hidden, state.readout), length=self.steps_per_input
         )
-        return NetworkState(hidden=hidden, readout=readout), readout, spikes.sum(axis=0)
+        return NetworkState(hidden=hidden, readout=readout), readout, spikes.sum(axis=0), u
+
+    def step(
+        self, params: NetworkParams, state: NetworkState, x: jax.Array
+    ) -> tuple[NetworkState, jax.Array, jax.Array]:
+        """:meth:`trace` without the potentials: ``(state, readout, spike_count)``."""
+        state, readout, spikes, _ = self.trace(params, state, x)
+        return state, readout, spikes
 
     def unroll(
         self, params: NetworkParams, state: NetworkState, xs: jax.Array

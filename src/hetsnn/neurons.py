@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from hetsnn.surrogates import SpikeFn, arctan
+from hetsnn.surrogates import SpikeFn, arctan, heaviside
 
 
 @struct.dataclass
@@ -110,3 +110,28 @@ def lif_step(
     reset_gate = jax.lax.stop_gradient(spikes) if detach_reset else spikes
     v = u * (1 - reset_gate) + params.v_rest * reset_gate
     return LIFState(v=v), spikes
+
+
+def reset_jacobian(
+    params: NeuronParams, u: jax.Array, spike_fn: SpikeFn, detach_reset: bool
+) -> jax.Array:
+    """Local BPTT factor ``dv(t)/dv(t-dt)`` of one neuron, as the gradient sees it.
+
+    From LIF-1..3 with the surrogate ``g'`` in place of ``H'``:
+
+        full path:      (1 - k) * [(1 - s) + (v_rest - u) * g'(u - v_th)]
+        detached reset: (1 - k) * (1 - s)
+
+    Where ``|factor| > 1`` along a trajectory, gradients through time grow.
+
+    Args:
+        u: pre-reset potentials ``(..., n_neurons)``.
+    """
+    x = u - params.v_th
+    spikes = heaviside(x)
+    leak = 1 - params.decay
+    if detach_reset:
+        return leak * (1 - spikes)
+    v_th = jnp.broadcast_to(params.v_th, x.shape)
+    slope = jax.grad(lambda x: spike_fn(x, v_th).sum())(x)  # elementwise g'(x)
+    return leak * ((1 - spikes) + (params.v_rest - u) * slope)

@@ -5,7 +5,9 @@
 * ``table.md`` / ``table.csv``: per arm and x, the final centre's reward (mean +- std over
   seeds) and the reward of all individuals of the last generation (pooled over seeds);
 * ``reward.png``: final reward vs x, one line per arm, +-1 std band over seeds;
-* ``curves.png``: the centre's reward over generations, one panel per x.
+* ``curves.png``: the centre's reward over generations (or training episodes), one panel per x;
+* ``membrane.png`` (BPTT runs): distribution of the pre-reset potential relative to
+  threshold during training, with the share of local BPTT factors above 1.
 """
 
 import csv
@@ -99,7 +101,8 @@ def markdown_table(manifest: dict, rows: list[dict]) -> str:
     lines += [
         "",
         f"Cells: {manifest['y_label']}, mean ± std over {'/'.join(map(str, seeds))} seeds; in "
-        "brackets, all individuals of the last generation (pooled over seeds).",
+        "brackets, the last generation's population (ES) or sampled batch (BPTT), pooled "
+        "over seeds.",
         "Trainable parameters: " + ", ".join(f"{a} {n:,}" for a, n in params.items()) + ".",
     ]
     return "\n".join(lines) + "\n"
@@ -142,18 +145,22 @@ def curves_figure(run_dir: Path, manifest: dict, path: Path) -> None:
         nrows, cols, figsize=(4 * cols, 3 * nrows), dpi=100, squeeze=False, sharey=True
     )
     colours = {}
+    by_episodes = manifest.get("curve_x") == "episodes"
     for point in manifest["points"]:
         metrics = storage.read_jsonl(run_dir / "points" / point["name"] / METRICS)
-        if not metrics:
+        if not metrics or not (run_dir / "points" / point["name"] / RESULT).exists():
             continue
         ax = axes.flat[xs.index(point["x"])]
-        generation = [m["generation"] for m in metrics]
+        generation = np.array([m["generation"] for m in metrics])
+        if by_episodes:
+            result = storage.read_json(run_dir / "points" / point["name"] / RESULT)
+            generation = generation * result["training_episodes_per_generation"]
         centre = np.array([m["centre_reward"] for m in metrics])
         colour = colours.setdefault(point["arm"], f"C{len(colours)}")
         ax.plot(generation, centre.mean(axis=1), color=colour, label=point["arm"])
         ax.set_title(f"{manifest['x_label']} = {point['x']:g}", fontsize=9)
     for ax in axes.flat[: len(xs)]:
-        ax.set_xlabel("generation")
+        ax.set_xlabel("training episodes" if by_episodes else "generation")
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(xs) :]:
         ax.set_visible(False)
@@ -161,6 +168,42 @@ def curves_figure(run_dir: Path, manifest: dict, path: Path) -> None:
     handles = [plt.Line2D([], [], color=c, label=a) for a, c in colours.items()]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
+    _save_figure(fig, path)
+
+
+def membrane_summary(run_dir: Path, manifest: dict) -> list[dict]:
+    """Per BPTT point: the histogram of ``u - v_th`` summed over training, and the mean
+    fraction of local BPTT factors above 1. Empty for runs without those metrics."""
+    from hetsnn.optim.gradient import U_EDGES
+
+    rows = []
+    for point in manifest["points"]:
+        metrics = storage.read_jsonl(run_dir / "points" / point["name"] / METRICS)
+        if not metrics or "u_histogram" not in metrics[0]:
+            continue
+        histogram = np.sum([m["u_histogram"] for m in metrics], axis=(0, 1))
+        above_one = float(np.mean([m["jacobian_above_one"] for m in metrics]))
+        rows.append({**point, "histogram": histogram, "edges": U_EDGES, "above_one": above_one})
+    return rows
+
+
+def membrane_figure(manifest: dict, rows: list[dict], path: Path) -> None:
+    xs = sorted({r["x"] for r in rows})
+    fig, axes = plt.subplots(1, len(xs), figsize=(4 * len(xs), 3.2), dpi=100, squeeze=False)
+    for r in rows:
+        ax = axes[0, xs.index(r["x"])]
+        edges = np.asarray(r["edges"])
+        density = r["histogram"] / max(r["histogram"].sum(), 1) / np.diff(edges)
+        ax.stairs(density, edges, label=f"{r['arm']} ({100 * r['above_one']:.2g}% > 1)")
+        ax.set_title(f"{manifest['x_label']} = {r['x']:g}", fontsize=9)
+    for ax in axes.flat:
+        ax.axvline(0.0, color="k", linestyle="--", linewidth=1)
+        ax.text(0.05, 0.97, "threshold", transform=ax.get_xaxis_transform(), fontsize=7, va="top")
+        ax.set_yscale("log")
+        ax.set_xlabel("pre-reset potential u - v_th (clipped to ±3)")
+        ax.legend(fontsize=6, title="share of |dv/dv_prev| > 1", title_fontsize=6)
+    axes[0, 0].set_ylabel("density during BPTT training")
+    fig.tight_layout()
     _save_figure(fig, path)
 
 
@@ -183,4 +226,13 @@ def build_report(run_dir: Path) -> str:
     storage.atomic_write_bytes(out / "table.csv", csv_table(rows).encode())
     reward_figure(manifest, rows, out / "reward.png")
     curves_figure(run_dir, manifest, out / "curves.png")
+    membrane = membrane_summary(run_dir, manifest)
+    if membrane:
+        membrane_figure(manifest, membrane, out / "membrane.png")
+        table += "\nBPTT: share of local factors |dv(t)/dv(t-dt)| > 1 during training\n"
+        table += "".join(
+            f"- {r['arm']}, {manifest['x_label']} {r['x']:g}: {100 * r['above_one']:.3g}%\n"
+            for r in membrane
+        )
+        storage.atomic_write_bytes(out / "table.md", table.encode())
     return table

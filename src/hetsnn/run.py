@@ -21,10 +21,10 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from hetsnn import storage, trainer
+from hetsnn import storage, training
 from hetsnn.config import RunConfig
 from hetsnn.errors import RunDirError
-from hetsnn.trainer import RunSpec
+from hetsnn.training import RunSpec
 
 CONFIG, METRICS, CHECKPOINT, RESULT, CENTRES = (
     "config.json",
@@ -87,7 +87,7 @@ def train(
         return storage.read_json(run_dir / RESULT)
 
     spec = RunSpec.from_config(config)
-    states = trainer.init_states(spec, config.network.neuron, config.seed, config.seeds)
+    states = training.init_states(spec, config.network.neuron, config.seed, config.seeds)
     done = 0
     if (run_dir / CHECKPOINT).exists():
         try:
@@ -107,7 +107,7 @@ def train(
             if trained == 0 or length != config.chunk:
                 bar.set_postfix_str("compiling (cached per spec)", refresh=True)
             start = time.perf_counter()
-            run_chunk = trainer.compiled_chunk(spec, length, config.seeds)  # cached per spec
+            run_chunk = training.compiled_chunk(spec, length, config.seeds)  # cached per spec
             compile_seconds += time.perf_counter() - start
             start = time.perf_counter()
             states, metrics = jax.block_until_ready(run_chunk(states))
@@ -129,9 +129,9 @@ def train(
 def _final_result(config, spec, states, run_dir, compile_seconds, train_seconds, trained) -> dict:
     seeds = config.seeds
     centre_rewards = np.asarray(
-        trainer.evaluate_centres(spec, states, config.eval_episodes, config.seed)
+        training.evaluate_centres(spec, states, config.eval_episodes, config.seed)
     )
-    centres = trainer.centres(spec, states)
+    centres = training.centres(spec, states)
     storage.save_arrays(
         run_dir / CENTRES,
         tau_m=np.asarray(centres.hidden.tau_m(config.network.neuron.dt)),
@@ -142,10 +142,11 @@ def _final_result(config, spec, states, run_dir, compile_seconds, train_seconds,
         w_out=np.asarray(centres.w_out),
     )
     last = storage.read_jsonl(run_dir / METRICS)[-1]
-    steps = trainer.env_steps_per_generation(spec, seeds)
+    steps = training.env_steps_per_generation(spec, seeds)
     return {
         "generations": config.generations,
         "trainable_parameters": spec.num_dims,
+        "training_episodes_per_generation": spec.trainer.training_episodes_per_generation(spec),
         "final_centre_reward": centre_rewards.tolist(),
         "last_generation_reward_mean": last["reward_mean"],
         "last_generation_reward_std": last["reward_std"],

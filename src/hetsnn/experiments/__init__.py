@@ -1,10 +1,19 @@
 """Experiment registry: one module per paper experiment, one entry each."""
 
 from hetsnn.errors import ConfigError
-from hetsnn.experiments import cartpole, memory
+from hetsnn.experiments import bp_vs_es, cartpole, memory
 from hetsnn.experiments.base import Experiment, Point, run_experiment
 
-EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (memory.EXPERIMENT, cartpole.EXPERIMENT)}
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        memory.EXPERIMENT,
+        cartpole.EXPERIMENT,
+        bp_vs_es.EXPERIMENT,
+        bp_vs_es.LR_EXPERIMENT,
+        bp_vs_es.SURROGATE_EXPERIMENT,
+    )
+}
 
 
 def get_experiment(name: str) -> Experiment:

@@ -50,6 +50,7 @@ class Experiment:
     y_label: str
     presets: dict[str, Any]
     make_points: Callable[[Any], list[Point]]
+    curve_x: str = "generation"  # learning curves against "generation" or "episodes" seen
 
     def resolve(self, preset: str, overrides: dict | None = None) -> Any:
         """The preset's settings with ``overrides`` applied (None values ignored)."""
@@ -72,7 +73,7 @@ def es_options(settings: Any, **extra) -> dict:
     """RunConfig options shared by every arm: PGPE at ``settings.population`` and the
     preset's generations, seeds and chunk."""
     return dict(
-        strategy=StrategyConfig(population=settings.population),
+        optimiser=StrategyConfig(population=settings.population),
         generations=settings.generations,
         seeds=settings.seeds,
         chunk=settings.chunk,
@@ -80,20 +81,28 @@ def es_options(settings: Any, **extra) -> dict:
     )
 
 
-def neuron_arm(task, n_hidden: int, **options) -> RunConfig:
-    """Heterogeneous arm: fixed random weights, all four properties of each neuron trained."""
-    return RunConfig(task, NetworkConfig(n_hidden=n_hidden), trainable=PROPERTIES, **options)
+def neuron_arm(task, n_hidden: int, network: dict | None = None, **options) -> RunConfig:
+    """Heterogeneous arm: fixed random weights, all four properties of each neuron trained.
+
+    ``network`` holds extra NetworkConfig fields (surrogate, detach_reset, ...).
+    """
+    config = NetworkConfig(n_hidden=n_hidden, **(network or {}))
+    return RunConfig(task, config, trainable=PROPERTIES, **options)
 
 
 def weight_arm(
-    task, budget_hidden: int, neuron: NeuronConfig | None = None, **options
+    task,
+    budget_hidden: int,
+    neuron: NeuronConfig | None = None,
+    network: dict | None = None,
+    **options,
 ) -> RunConfig:
     """Homogeneous arm: every weight trained, with the trainable budget of
     ``neuron_arm(task, budget_hidden)``."""
     budget = len(PROPERTIES) * budget_hidden
     n_hidden = hidden_size_for_budget(WEIGHTS, budget, task.n_inputs, task.n_outputs)
-    network = NetworkConfig(n_hidden=n_hidden, neuron=neuron or NeuronConfig())
-    return RunConfig(task, network, trainable=(WEIGHTS,), **options)
+    config = NetworkConfig(n_hidden=n_hidden, neuron=neuron or NeuronConfig(), **(network or {}))
+    return RunConfig(task, config, trainable=(WEIGHTS,), **options)
 
 
 def manifest(experiment: Experiment, preset: str, settings: Any, points: list[Point]) -> dict:
@@ -103,6 +112,7 @@ def manifest(experiment: Experiment, preset: str, settings: Any, points: list[Po
         "settings": dataclasses.asdict(settings),
         "x_label": experiment.x_label,
         "y_label": experiment.y_label,
+        "curve_x": experiment.curve_x,
         "points": [{"name": p.name, "arm": p.arm, "x": p.x} for p in points],
     }
 

@@ -29,7 +29,7 @@ def sanitize_rewards(rewards: jax.Array) -> jax.Array:
     return jnp.where(jnp.isfinite(rewards), rewards, worst)
 
 
-def _concrete(tree):
+def concrete(tree):
     """Strip weak types so a jitted generation compiles once (STACK.md)."""
     return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
 
@@ -73,7 +73,7 @@ class Maximiser:
 
     def init(self, key: jax.Array, centre: jax.Array) -> Any:
         """Search state centred on ``centre: (num_dims,)``."""
-        return _concrete(self.es.init(key, centre, self.params))
+        return concrete(self.es.init(key, centre, self.params))
 
     def ask(self, key: jax.Array, state: Any) -> tuple[jax.Array, Any]:
         """Population ``(pop, num_dims)`` and the (possibly updated) state."""

@@ -5,8 +5,8 @@ A task is a small frozen dataclass (its fields are its configuration) whose
 undiscounted return over ``episodes`` episodes. Each episode is a ``lax.scan`` of fixed
 length ``steps_per_episode``; gymnax resets automatically after ``done``, so rewards after
 the first ``done`` are masked out. The network state carries over from one environment step
-to the next and is reset only at the start of an episode. The action is the arg-max of the
-read-out potentials.
+to the next and is reset only at the start of an episode. For evaluation the action is the
+arg-max of the read-out potentials; REINFORCE samples it from their softmax.
 """
 
 from dataclasses import asdict, dataclass
@@ -16,9 +16,27 @@ from typing import Any, ClassVar
 import gymnax
 import jax
 import jax.numpy as jnp
+from flax import struct
 
 from hetsnn.errors import ConfigError
 from hetsnn.networks import FeedforwardSNN, NetworkParams
+
+
+@struct.dataclass
+class Trajectory:
+    """One sampled episode, time-major over ``T = steps_per_episode`` steps.
+
+    Attributes:
+        log_prob: ``(T,)`` log-probability of the action taken (differentiable).
+        reward: ``(T,)`` reward that followed it, 0 after the episode ended.
+        alive: ``(T,)`` 1.0 for steps taken before the episode ended, else 0.0.
+        u: ``(T, steps_per_input, n_hidden)`` pre-reset hidden potentials (no gradient).
+    """
+
+    log_prob: jax.Array
+    reward: jax.Array
+    alive: jax.Array
+    u: jax.Array
 
 
 @cache
@@ -77,30 +95,60 @@ class GymnaxTask:
     def to_dict(self) -> dict:
         return {"name": self.name, **asdict(self)}
 
-    def episode_return(
-        self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, episode: jax.Array
-    ) -> jax.Array:
-        """Undiscounted return of one episode, a float32 scalar."""
+    def _run_episode(self, network, params, key, episode, sample: bool):
+        """Scan one episode; per-step outputs depend on ``sample`` (a static flag).
+
+        Greedy (``sample=False``): rewards only. Sampled: actions drawn from
+        softmax(read-out), and the trajectory needed by REINFORCE.
+        """
         env, env_params = make_env(self.env_id), self.env_params()
         key_reset, key_steps = jax.random.split(key)
         env_state = self.reset(key_reset, episode)
         obs = env.get_obs(env_state, env_params)
 
         def env_step(carry, key_step):
-            obs, env_state, net_state, done, total = carry
-            net_state, readout, _ = network.step(params, net_state, self.observe(obs, env_state))
-            action = jnp.argmax(readout)
+            obs, env_state, net_state, done = carry
+            net_input = self.observe(obs, env_state)
+            if sample:
+                key_act, key_step = jax.random.split(key_step)
+                net_state, readout, _, u = network.trace(params, net_state, net_input)
+                action = jax.random.categorical(key_act, readout)
+            else:
+                net_state, readout, _ = network.step(params, net_state, net_input)
+                action = jnp.argmax(readout)
             obs, env_state, reward, terminated, truncated, _ = env.step(
                 key_step, env_state, action, env_params
             )
-            total = total + jnp.where(done, 0.0, reward)
+            alive = ~done
+            reward = jnp.where(alive, reward, 0.0)
             done = done | terminated | truncated
-            return (obs, env_state, net_state, done, total), None
+            if not sample:
+                return (obs, env_state, net_state, done), reward
+            log_prob = jax.nn.log_softmax(readout)[action]
+            return (obs, env_state, net_state, done), (log_prob, reward, alive, u)
 
-        carry = (obs, env_state, network.init_state(params), jnp.bool_(False), jnp.float32(0))
+        carry = (obs, env_state, network.init_state(params), jnp.bool_(False))
         keys = jax.random.split(key_steps, self.steps_per_episode)
-        (*_, total), _ = jax.lax.scan(env_step, carry, keys)
-        return total
+        _, outputs = jax.lax.scan(env_step, carry, keys)
+        return outputs
+
+    def episode_return(
+        self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, episode: jax.Array
+    ) -> jax.Array:
+        """Undiscounted return of one greedy episode, a float32 scalar."""
+        return self._run_episode(network, params, key, episode, sample=False).sum()
+
+    def sample_episode(
+        self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, episode: jax.Array
+    ) -> "Trajectory":
+        """One episode with actions sampled from softmax(read-out), for REINFORCE."""
+        log_prob, reward, alive, u = self._run_episode(network, params, key, episode, sample=True)
+        return Trajectory(
+            log_prob=log_prob,
+            reward=reward,
+            alive=alive.astype(jnp.float32),
+            u=jax.lax.stop_gradient(u),
+        )
 
     def evaluate(self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array) -> jax.Array:
         """Mean return over ``self.episodes`` episodes, a float32 scalar."""

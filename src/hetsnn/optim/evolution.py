@@ -1,0 +1,95 @@
+"""The evolution-strategy trainer: pure functions over an explicit per-seed state.
+
+One generation (for one seed) is ``ask -> evaluate the population (vmap) -> tell``; a chunk
+of generations is a ``lax.scan`` of the generation ``vmap``-ed over seeds. Nothing here does
+I/O; :mod:`hetsnn.run` drives it through :mod:`hetsnn.training`, which documents the
+trainer interface.
+"""
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from hetsnn import neurons
+from hetsnn.config import StrategyConfig
+from hetsnn.networks import NetworkParams
+from hetsnn.optim.es import Maximiser, make_maximiser
+
+if TYPE_CHECKING:
+    from hetsnn.training import RunSpec
+
+
+@struct.dataclass
+class SeedState:
+    """What one seed carries from generation to generation (stacked over seeds in a run).
+
+    Attributes:
+        search: the evosax search state (centre, std, optimiser state...).
+        base: fixed network parameters (random weights and untrained properties).
+        key: PRNG key for the next generation.
+        generation: generations completed, int32 scalar.
+    """
+
+    search: Any
+    base: NetworkParams
+    key: jax.Array
+    generation: jax.Array
+
+
+@functools.cache
+def _maximiser(strategy: StrategyConfig, num_dims: int) -> Maximiser:
+    return make_maximiser(strategy, num_dims)
+
+
+def maximiser(spec: "RunSpec") -> Maximiser:
+    return _maximiser(spec.optimiser, spec.num_dims)
+
+
+def centre(spec: "RunSpec", state: SeedState) -> jax.Array:
+    """The search centre of one seed, ``(num_dims,)``."""
+    return maximiser(spec).centre(state.search)
+
+
+def episodes_per_generation(spec: "RunSpec") -> int:
+    """Episodes simulated: population and centre, each over the task's episodes."""
+    return (spec.optimiser.population + 1) * spec.task.episodes
+
+
+def training_episodes_per_generation(spec: "RunSpec") -> int:
+    """Episodes whose rewards inform the update: the population's."""
+    return spec.optimiser.population * spec.task.episodes
+
+
+def init_seed(spec: "RunSpec", hidden: neurons.NeuronParams, key: jax.Array) -> SeedState:
+    """Random fixed network around ``hidden``, search centred on its genome."""
+    key_net, key_search, key_run = jax.random.split(key, 3)
+    base = spec.network.init(key_net, hidden)
+    search = maximiser(spec).init(key_search, spec.genome.flatten(base))
+    return SeedState(search=search, base=base, key=key_run, generation=jnp.int32(0))
+
+
+def generation(spec: "RunSpec", state: SeedState) -> tuple[SeedState, dict[str, jax.Array]]:
+    """One ES generation for one seed; returns the new state and scalar metrics.
+
+    The population and the centre are evaluated on the same episodes (common random
+    numbers), so their rewards are directly comparable.
+    """
+    es = maximiser(spec)
+    key, key_ask, key_eval, key_tell = jax.random.split(state.key, 4)
+    population, search = es.ask(key_ask, state.search)
+    rewards = jax.vmap(spec.fitness, in_axes=(0, None, None))(population, state.base, key_eval)
+    centre_reward = spec.fitness(es.centre(search), state.base, key_eval)
+    search = es.tell(key_tell, population, rewards, search)
+    finite = jnp.isfinite(rewards)
+    metrics = {
+        "reward_mean": jnp.mean(rewards, where=finite),
+        "reward_std": jnp.std(rewards, where=finite),
+        "reward_max": jnp.max(rewards, where=finite, initial=-jnp.inf),
+        "centre_reward": centre_reward,
+        "nonfinite": jnp.sum(~finite),
+    }
+    new_state = SeedState(search=search, base=state.base, key=key, generation=state.generation + 1)
+    return new_state, metrics

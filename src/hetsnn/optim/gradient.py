@@ -1,0 +1,156 @@
+"""Backprop through time with surrogate gradients: REINFORCE through the unrolled SNN.
+
+One "generation" of this trainer is one optax update from a batch of sampled episodes
+(Williams 1992, with a baseline). Gradients flow through the network state across all steps
+of an episode (BPTT) with the surrogate derivative in place of H'; the environment is not
+differentiated (REINFORCE). A non-finite gradient skips its update
+(``optax.apply_if_finite``) and is counted in the metrics.
+
+Diagnostics recorded every update (SCIENCE.md experiment 6): a histogram of the pre-reset
+potential relative to threshold, ``u - v_th``, over all live steps, sub-steps and hidden
+neurons of the batch, and the fraction of those local BPTT factors
+``|dv(t)/dv(t-dt)| > 1`` (see :func:`hetsnn.neurons.reset_jacobian`).
+
+The trainer interface is documented in :mod:`hetsnn.training`.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from hetsnn import neurons
+from hetsnn.config import GradientConfig
+from hetsnn.networks import NetworkParams
+from hetsnn.optim.es import concrete
+
+if TYPE_CHECKING:
+    from hetsnn.training import RunSpec
+
+U_EDGES = tuple(np.linspace(-3.0, 3.0, 61).tolist())  # bins of u - v_th (dimensionless)
+_MAX_SKIPS = 2**30  # never stop applying updates because of earlier non-finite ones
+
+
+@struct.dataclass
+class GradState:
+    """What one seed carries from update to update (stacked over seeds in a run).
+
+    Attributes:
+        flat: trained parameters ``(num_dims,)``.
+        opt_state: the optax state.
+        base: fixed network parameters (random weights and untrained properties).
+        key: PRNG key for the next update.
+        generation: updates completed, int32 scalar.
+    """
+
+    flat: jax.Array
+    opt_state: Any
+    base: NetworkParams
+    key: jax.Array
+    generation: jax.Array
+
+
+def optimiser(config: GradientConfig) -> optax.GradientTransformation:
+    make = {"adam": optax.adam, "sgd": optax.sgd}[config.name]
+    return optax.apply_if_finite(make(config.lr), max_consecutive_errors=_MAX_SKIPS)
+
+
+def centre(spec: "RunSpec", state: GradState) -> jax.Array:
+    return state.flat
+
+
+def episodes_per_generation(spec: "RunSpec") -> int:
+    """Episodes simulated: the training batch and the greedy evaluation of the parameters."""
+    return spec.optimiser.batch + spec.task.episodes
+
+
+def training_episodes_per_generation(spec: "RunSpec") -> int:
+    return spec.optimiser.batch
+
+
+def init_seed(spec: "RunSpec", hidden: neurons.NeuronParams, key: jax.Array) -> GradState:
+    """Random fixed network around ``hidden``; training starts from its genome."""
+    key_net, key_run = jax.random.split(key)
+    base = spec.network.init(key_net, hidden)
+    flat = spec.genome.flatten(base)
+    opt_state = concrete(optimiser(spec.optimiser).init(flat))
+    return GradState(
+        flat=flat, opt_state=opt_state, base=base, key=key_run, generation=jnp.int32(0)
+    )
+
+
+def returns_to_go(rewards: jax.Array, gamma: float) -> jax.Array:
+    """Discounted return from each step on: ``G_t = r_t + gamma * G_{t+1}``; ``(T,) -> (T,)``."""
+
+    def body(following, reward):
+        value = reward + gamma * following
+        return value, value
+
+    return jax.lax.scan(body, jnp.float32(0), rewards, reverse=True)[1]
+
+
+def advantages(rewards: jax.Array, alive: jax.Array, gamma: float) -> jax.Array:
+    """REINFORCE advantages for a batch ``(B, T)``: return-to-go minus its mean over the
+    live episodes at each step, divided by the std over all live steps."""
+    to_go = jax.vmap(returns_to_go, in_axes=(0, None))(rewards, gamma)
+    live = jnp.maximum(alive.sum(axis=0), 1.0)
+    centred = (to_go - (to_go * alive).sum(axis=0) / live) * alive
+    scale = jnp.sqrt((centred**2).sum() / jnp.maximum(alive.sum(), 1.0))
+    return centred / (scale + 1e-8)
+
+
+def reinforce_loss(flat: jax.Array, spec: "RunSpec", base: NetworkParams, key: jax.Array):
+    """``(loss, trajectories)`` for a batch of ``optimiser.batch`` sampled episodes."""
+    params = spec.genome.unflatten(flat, base)
+    batch = spec.optimiser.batch
+    keys = jax.random.split(key, batch)
+    sample = jax.vmap(spec.task.sample_episode, in_axes=(None, None, 0, 0))
+    trajectories = sample(spec.network, params, keys, jnp.arange(batch))
+    weights = jax.lax.stop_gradient(
+        advantages(trajectories.reward, trajectories.alive, spec.optimiser.gamma)
+    )
+    loss = -(trajectories.log_prob * weights).sum() / jnp.maximum(trajectories.alive.sum(), 1.0)
+    return loss, trajectories
+
+
+def membrane_statistics(spec: "RunSpec", hidden: neurons.NeuronParams, trajectories):
+    """Histogram of ``u - v_th`` (bins ``U_EDGES``, clipped into the end bins) and the
+    fraction of local BPTT factors above 1, over live steps."""
+    u = trajectories.u  # (B, T, steps_per_input, H)
+    live = jnp.broadcast_to(trajectories.alive[:, :, None, None], u.shape)
+    edges = jnp.asarray(U_EDGES)
+    distance = jnp.clip(u - hidden.v_th, edges[0], edges[-1])
+    histogram, _ = jnp.histogram(distance, bins=edges, weights=live)
+    factor = neurons.reset_jacobian(hidden, u, spec.network.spike_fn, spec.network.detach_reset)
+    above_one = ((jnp.abs(factor) > 1) * live).sum() / jnp.maximum(live.sum(), 1.0)
+    return histogram, above_one
+
+
+def generation(spec: "RunSpec", state: GradState) -> tuple[GradState, dict[str, jax.Array]]:
+    """One REINFORCE update for one seed; returns the new state and metrics."""
+    key, key_batch, key_eval = jax.random.split(state.key, 3)
+    grad_fn = jax.value_and_grad(reinforce_loss, has_aux=True)
+    (loss, trajectories), grad = grad_fn(state.flat, spec, state.base, key_batch)
+    updates, opt_state = optimiser(spec.optimiser).update(grad, state.opt_state, state.flat)
+    flat = optax.apply_updates(state.flat, updates)
+
+    returns = trajectories.reward.sum(axis=-1)
+    hidden = spec.genome.unflatten(state.flat, state.base).hidden
+    histogram, above_one = membrane_statistics(spec, hidden, trajectories)
+    metrics = {
+        "reward_mean": returns.mean(),
+        "reward_std": returns.std(),
+        "reward_max": returns.max(),
+        "centre_reward": spec.fitness(state.flat, state.base, key_eval),
+        "nonfinite": (~jnp.all(jnp.isfinite(grad))).astype(jnp.int32),
+        "loss": loss,
+        "u_histogram": histogram,
+        "jacobian_above_one": above_one,
+    }
+    new_state = GradState(
+        flat=flat, opt_state=opt_state, base=state.base, key=key, generation=state.generation + 1
+    )
+    return new_state, metrics
