@@ -23,22 +23,13 @@ def smooth_arctan(alpha: float = 2.0):
     """A spike function whose *forward* is the arctan primitive: a smooth network whose
     exact gradient finite differences can check."""
 
-    def g(x):
+    def primitive(x):
         return jnp.arctan(jnp.pi / 2 * alpha * x) / jnp.pi + 0.5
 
-    @jax.custom_vjp
-    def spike(x, v_th):
-        return g(x)
+    def derivative(x, v_th):
+        return (alpha / 2) / (1 + (jnp.pi / 2 * alpha * x) ** 2)
 
-    def forward(x, v_th):
-        return g(x), (x, v_th)
-
-    def backward(residuals, grad_out):
-        x, v_th = residuals
-        return grad_out * (alpha / 2) / (1 + (jnp.pi / 2 * alpha * x) ** 2), jnp.zeros_like(v_th)
-
-    spike.defvjp(forward, backward)
-    return spike
+    return surrogates.spike_with_derivative(derivative, forward=primitive)
 
 
 @pytest.mark.parametrize("trainable", [PROPERTIES, (WEIGHTS,)], ids=["neuron", "weight"])

@@ -22,21 +22,27 @@ def heaviside(x: jax.Array) -> jax.Array:
     return (x >= 0).astype(x.dtype)
 
 
-def spike_with_derivative(derivative: Derivative) -> SpikeFn:
-    """Wrap ``derivative(x, v_th) -> g'(x)`` into a Heaviside with that surrogate."""
+def spike_with_derivative(
+    derivative: Derivative, forward: Callable[[jax.Array], jax.Array] = heaviside
+) -> SpikeFn:
+    """Wrap ``derivative(x, v_th) -> g'(x)`` into a spike function with that backward pass.
+
+    ``forward`` is the Heaviside for spiking networks; a smooth primitive ``g`` gives the
+    smoothed network whose exact gradient the tests compare with finite differences.
+    """
 
     @jax.custom_vjp
     def spike(x, v_th):
-        return heaviside(x)
+        return forward(x)
 
-    def forward(x, v_th):
-        return heaviside(x), (x, v_th)
+    def forward_pass(x, v_th):
+        return forward(x), (x, v_th)
 
     def backward(residuals, grad_out):
         x, v_th = residuals
         return grad_out * derivative(x, v_th), jnp.zeros_like(v_th)
 
-    spike.defvjp(forward, backward)
+    spike.defvjp(forward_pass, backward)
     return spike
 
 

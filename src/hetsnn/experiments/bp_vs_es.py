@@ -28,6 +28,7 @@ class BPvsESSettings:
     seeds: int
     eval_episodes: int
     es_arms: bool = True  # False for the BP-only sweeps
+    bp_arms: bool = True  # False for the ES-only `cartpole` experiment
     lrs: tuple[float, ...] = ()  # learning-rate sweep (bp-lr)
     surrogates: tuple[tuple[str, float], ...] = ()  # (family, alpha) sweep (bp-surrogate)
 
@@ -70,7 +71,7 @@ def make_points(s: BPvsESSettings) -> list[Point]:
         if s.es_arms:
             options = _options(s, StrategyConfig(population=s.population), s.generations)
             points += _arm_pair("ES", "", cap, task, s, {}, options)
-        if not s.lrs and not s.surrogates:
+        if s.bp_arms and not s.lrs and not s.surrogates:
             points += _bp_pair(s, task, cap, "", s.lr, {})
         for lr in s.lrs:
             points += _bp_pair(s, task, cap, f" lr={lr:g}", lr, {})
