@@ -141,3 +141,20 @@ def test_nonfinite_gradient_skips_the_update():
     assert int(metrics["nonfinite"]) == 1
     np.testing.assert_array_equal(new.flat, state.flat)
     assert int(new.generation) == 1
+
+
+def test_interrupted_bptt_run_resumes_to_identical_numbers(tmp_path):
+    config = dataclasses.replace(SMALL, generations=4, chunk=2)
+    full = train(config, tmp_path / "full", progress=False)
+
+    def interrupt(done):
+        if done >= 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "cut", progress=False, on_chunk=interrupt)
+    resumed = train(config, tmp_path / "cut", progress=False)
+    assert storage.read_jsonl(tmp_path / "cut" / METRICS) == storage.read_jsonl(
+        tmp_path / "full" / METRICS
+    )
+    assert resumed["final_centre_reward"] == full["final_centre_reward"]
