@@ -1,5 +1,6 @@
 import gzip
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -8,8 +9,13 @@ import pytest
 from hetsnn.data import images, load_dataset, parse_idx
 from hetsnn.data.images import DataNotFound, ImageDataset
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="no ../shared/data beside the repo")
+# The real files: $HETSNN_DATA_DIR, else ../shared/data beside the repository.
+SHARED = Path(
+    os.environ.get(images.DATA_DIR_ENV) or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
+needs_shared = pytest.mark.skipif(
+    not (SHARED / "mnist").exists(), reason=f"no data set files in {SHARED}"
+)
 
 
 def idx_bytes(array: np.ndarray, code: int) -> bytes:
