@@ -35,6 +35,18 @@ def _finite(value, name: str) -> None:
     )
 
 
+def _positive_number(value, name: str) -> None:
+    _finite(value, name)
+    _check(value > 0, f"{name} must be positive, got {value}")
+
+
+def _known_optimiser(name: str, kind: tuple[str, ...]) -> None:
+    _check(
+        name in kind,
+        f"optimiser.name {name!r} is unknown: choose one of {STRATEGY_NAMES + GRADIENT_NAMES}",
+    )
+
+
 @dataclass(frozen=True)
 class NeuronConfig:
     """Homogeneous defaults of the hidden neurons (SCIENCE.md section 1).
@@ -112,11 +124,7 @@ class StrategyConfig:
     std_lr: float = 0.1
 
     def __post_init__(self):
-        _check(
-            self.name in STRATEGY_NAMES,
-            f"optimiser.name {self.name!r} is unknown: choose one of "
-            f"{STRATEGY_NAMES + GRADIENT_NAMES}",
-        )
+        _known_optimiser(self.name, STRATEGY_NAMES)
         _positive_int(self.population, "optimiser.population")
         _check(
             self.population % 2 == 0 and self.population >= 4,
@@ -124,8 +132,7 @@ class StrategyConfig:
             f"got {self.population}: use {max(4, self.population + self.population % 2)}",
         )
         for name in ("lr", "max_velocity", "std_init", "std_lr"):
-            _finite(getattr(self, name), f"optimiser.{name}")
-            _check(getattr(self, name) > 0, f"optimiser.{name} must be positive")
+            _positive_number(getattr(self, name), f"optimiser.{name}")
 
 
 @dataclass(frozen=True)
@@ -150,13 +157,8 @@ class GradientConfig:
     gamma: float = 0.99
 
     def __post_init__(self):
-        _check(
-            self.name in GRADIENT_NAMES,
-            f"optimiser.name {self.name!r} is unknown: choose one of "
-            f"{STRATEGY_NAMES + GRADIENT_NAMES}",
-        )
-        _finite(self.lr, "optimiser.lr")
-        _check(self.lr > 0, f"optimiser.lr must be positive, got {self.lr}")
+        _known_optimiser(self.name, GRADIENT_NAMES)
+        _positive_number(self.lr, "optimiser.lr")
         _positive_int(self.batch, "optimiser.batch")
         _finite(self.gamma, "optimiser.gamma")
         _check(0 < self.gamma <= 1, f"optimiser.gamma must be in (0, 1], got {self.gamma}")
