@@ -108,9 +108,7 @@ class FeedforwardSNN:
         def sim_step(carry, _):
             hidden, readout = carry
             u = neurons.integrate(params.hidden, hidden.v, current)
-            hidden, spikes = neurons.lif_step(
-                params.hidden, hidden, current, spike_fn, self.detach_reset
-            )
+            hidden, spikes = neurons.fire_and_reset(params.hidden, u, spike_fn, self.detach_reset)
             readout = readout + readout_decay * (spikes @ params.w_out - readout)
             return (hidden, readout), (spikes, u)
 

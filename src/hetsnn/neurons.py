@@ -104,8 +104,21 @@ def lif_step(
     Returns:
         ``(new_state, spikes)`` with ``spikes: (..., n_neurons)`` in {0.0, 1.0}.
     """
-    spike_fn = spike_fn or arctan()
     u = integrate(params, state.v, current)
+    return fire_and_reset(params, u, spike_fn, detach_reset)
+
+
+def fire_and_reset(
+    params: NeuronParams,
+    u: jax.Array,
+    spike_fn: SpikeFn | None = None,
+    detach_reset: bool = False,
+) -> tuple[LIFState, jax.Array]:
+    """Eqs. LIF-2 and LIF-3 from the pre-reset potential ``u: (..., n_neurons)``.
+
+    Returns ``(new_state, spikes)``; see :func:`lif_step` for the arguments.
+    """
+    spike_fn = spike_fn or arctan()
     spikes = spike_fn(u - params.v_th, params.v_th)
     reset_gate = jax.lax.stop_gradient(spikes) if detach_reset else spikes
     v = u * (1 - reset_gate) + params.v_rest * reset_gate
