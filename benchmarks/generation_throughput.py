@@ -1,12 +1,16 @@
 """Throughput of one ES generation (ask, evaluate the population, tell) on this machine.
 
-For the memory and CartPole tasks at population 256 it reports seconds per generation and
-environment steps per second for hetsnn's compiled generation (population vmapped, chunk of
-generations under lax.scan), and the same population evaluated one individual at a time by
-a jitted single-individual fitness in a Python loop (the naive reference), as a ratio.
+For the memory, CartPole and MNIST tasks at population 256 it reports seconds per generation
+and environment steps (for MNIST: images) per second for hetsnn's compiled generation
+(population vmapped, chunk of generations under lax.scan), and the same population
+evaluated one individual at a time by a jitted single-individual fitness in a Python loop
+(the naive reference), as a ratio.
 Compile time is reported separately and excluded from throughput.
 
     python benchmarks/generation_throughput.py [--population 256] [--json out.json]
+
+The MNIST cases need the data set (HETSNN_DATA_DIR, the cache, or a download); without it
+they are skipped with a note.
 """
 
 import argparse
@@ -18,35 +22,40 @@ import numpy as np
 
 from hetsnn import training
 from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
-from hetsnn.genome import PROPERTIES
+from hetsnn.data.images import DataNotFound
+from hetsnn.genome import PROPERTIES, WEIGHTS
 from hetsnn.optim import evolution
-from hetsnn.tasks import CartPoleTask, MemoryTask
+from hetsnn.tasks import CartPoleTask, ClassificationTask, MemoryTask
 
-CASES = {
-    "memory L=25, H=64": MemoryTask(memory_length=25, episodes=2),
-    "memory L=60, H=64": MemoryTask(memory_length=60, episodes=2),
-    "cartpole cap=500, H=64": CartPoleTask(max_steps=500, episodes=1),
+CASES = {  # name: (task, hidden size, trainable)
+    "memory L=25, H=64": (MemoryTask(memory_length=25, episodes=2), 64, PROPERTIES),
+    "memory L=60, H=64": (MemoryTask(memory_length=60, episodes=2), 64, PROPERTIES),
+    "cartpole cap=500, H=64": (CartPoleTask(max_steps=500, episodes=1), 64, PROPERTIES),
+    "MNIST batch 128, Neuron H=1024": (ClassificationTask(batch=128), 1024, PROPERTIES),
+    "MNIST batch 128, Weight H=5": (ClassificationTask(batch=128), 5, (WEIGHTS,)),
 }
 
 
-def measure(task, population: int, generations: int, repeats: int) -> dict:
+def measure(task, n_hidden, trainable, population: int, generations: int, repeats: int) -> dict:
+    steps_per_input = 4 if task.supervised else 1
     config = RunConfig(
         task,
-        NetworkConfig(n_hidden=64),
+        NetworkConfig(n_hidden=n_hidden, steps_per_input=steps_per_input),
         StrategyConfig(population=population),
-        trainable=PROPERTIES,
+        trainable=trainable,
         generations=generations,
         chunk=generations,
     )
     spec = training.RunSpec.from_config(config)
     states = training.init_states(spec, config.network.neuron, 0, 1)
+    data = jax.device_put(task.load_data("train"))
     start = time.perf_counter()
     program = training.compiled_chunk(spec, generations, 1)
     compile_seconds = time.perf_counter() - start
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()
-        states, _ = jax.block_until_ready(program(states))
+        states, _ = jax.block_until_ready(program(states, data))
         best = min(best, time.perf_counter() - start)
     per_generation = best / generations
     steps = training.env_steps_per_generation(spec, 1)
@@ -60,7 +69,7 @@ def measure(task, population: int, generations: int, repeats: int) -> dict:
     for _ in range(2):  # the first pass compiles the fitness and the indexing ops
         start = time.perf_counter()
         for member in population_vectors:
-            jax.block_until_ready(one(member, seed_state.base, key))
+            jax.block_until_ready(one(member, seed_state.base, key, data))
         naive = min(naive, time.perf_counter() - start)
     return {
         "population": population,
@@ -81,10 +90,17 @@ def main() -> None:
     args = parser.parse_args()
     rows = {}
     print(f"backend {jax.default_backend()}, {jax.device_count()} device(s)")
-    print("| case | s / generation | env steps / s | naive s / population | speed-up | compile s |")
+    print(
+        "| case | s / generation | env steps (images) / s | naive s / population | speed-up "
+        "| compile s |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
-    for name, task in CASES.items():
-        row = rows[name] = measure(task, args.population, args.generations, args.repeats)
+    for name, case in CASES.items():
+        try:
+            row = rows[name] = measure(*case, args.population, args.generations, args.repeats)
+        except DataNotFound as error:
+            print(f"| {name} | skipped: {str(error).split(':')[0]} |")
+            continue
         print(
             f"| {name} | {row['seconds_per_generation']:.4f} | {row['env_steps_per_second']:,.0f} "
             f"| {row['naive_seconds_per_population']:.3f} | {row['speedup_vs_naive']:.0f}x "

@@ -1,8 +1,29 @@
 """Shared fixtures. JAX compiles are the slow part of this suite, so whole runs are made
 once per session (``memory_smoke_run``) and shared by the tests that read them."""
 
+import os
+from pathlib import Path
+
 import jax
 import pytest
+
+from hetsnn.data import images
+
+# The real data set files: $HETSNN_DATA_DIR, else ../shared/data beside the repository.
+SHARED_DATA = Path(
+    os.environ.get(images.DATA_DIR_ENV) or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
+needs_shared_data = pytest.mark.skipif(
+    not (SHARED_DATA / "mnist").exists(), reason=f"no data set files in {SHARED_DATA}"
+)
+
+
+@pytest.fixture
+def shared_data(monkeypatch, tmp_path):
+    """Read the real files from SHARED_DATA only (empty cache, no download)."""
+    monkeypatch.setenv(images.DATA_DIR_ENV, str(SHARED_DATA))
+    monkeypatch.setenv(images.CACHE_ENV, str(tmp_path / "cache"))
+    return SHARED_DATA
 
 
 @pytest.fixture
@@ -21,3 +42,18 @@ def memory_smoke_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "memory-smoke"
     assert main(["run", "memory", "--preset", "smoke", "--out", str(out), "--quiet"]) == 0
     return out
+
+
+class Interrupt(Exception):
+    """Raised by :func:`interrupt_after` to stop a run as a crash would."""
+
+
+def interrupt_after(generations: int):
+    """An ``on_chunk`` callback for :func:`hetsnn.run.train` that stops the run once
+    ``generations`` are checkpointed."""
+
+    def on_chunk(done):
+        if done >= generations:
+            raise Interrupt
+
+    return on_chunk

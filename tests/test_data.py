@@ -1,21 +1,13 @@
 import gzip
 import hashlib
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATA as SHARED
+from conftest import needs_shared_data as needs_shared
 
 from hetsnn.data import images, load_dataset, parse_idx
 from hetsnn.data.images import DataNotFound, ImageDataset
-
-# The real files: $HETSNN_DATA_DIR, else ../shared/data beside the repository.
-SHARED = Path(
-    os.environ.get(images.DATA_DIR_ENV) or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
-needs_shared = pytest.mark.skipif(
-    not (SHARED / "mnist").exists(), reason=f"no data set files in {SHARED}"
-)
 
 
 def idx_bytes(array: np.ndarray, code: int) -> bytes:

@@ -5,6 +5,7 @@ from typing import ClassVar
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import Interrupt, interrupt_after
 
 from hetsnn import storage, training
 from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
@@ -21,18 +22,6 @@ CONFIG = RunConfig(
     chunk=2,
     eval_episodes=2,
 )
-
-
-class Interrupt(Exception):
-    pass
-
-
-def interrupt_after(generations):
-    def on_chunk(done):
-        if done >= generations:
-            raise Interrupt
-
-    return on_chunk
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +86,8 @@ class HalfNaNTask(CartPoleTask):
 
     name: ClassVar[str] = "half-nan-cartpole"
 
-    def evaluate(self, network, params, key):
-        value = super().evaluate(network, params, key)
+    def evaluate(self, network, params, key, data=None):
+        value = super().evaluate(network, params, key, data)
         return jnp.where(params.hidden.v_th[0] > 0.5, jnp.nan, value)
 
 

@@ -108,7 +108,10 @@ def test_registry_round_trip_and_errors():
     for cls in TASKS.values():
         task = cls()
         assert task_from_dict(task.to_dict()) == task
-        assert task.n_inputs > 0 and task.n_outputs == 2
+        assert task.n_inputs > 0 and task.n_outputs >= 2
+        assert task.episodes > 0 and task.steps_per_episode > 0
+        shapes = task.data_spec("train")  # what load_data must return (None: no data set)
+        assert shapes is None or all(s.shape[0] > 0 for s in jax.tree.leaves(shapes)[:2])
     with pytest.raises(ConfigError, match="unknown task"):
         task_from_dict({"name": "pong"})
     with pytest.raises(ConfigError, match="memory_length"):

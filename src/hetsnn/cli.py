@@ -1,9 +1,11 @@
 """Command line: ``hetsnn list | run EXPERIMENT | report RUN_DIR``."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from hetsnn.data.images import DATA_DIR_ENV, DataNotFound
 from hetsnn.errors import ConfigError, RunDirError
 
 
@@ -22,6 +24,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="continue the run in --out")
     run.add_argument("--seeds", type=int, help="override the preset's number of seeds")
     run.add_argument("--generations", type=int, help="override the preset's generations")
+    run.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder with mnist/ and fashion-mnist/ IDX files (sets HETSNN_DATA_DIR; "
+        "default: the environment variable, else the cache, else a download)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--no-report", action="store_true", help="do not build the report")
 
@@ -44,6 +52,10 @@ def _run(args) -> None:
 
     experiment = get_experiment(args.experiment)
     experiment.resolve(args.preset)  # fail fast on a bad preset name
+    if args.data_dir is not None:
+        if not args.data_dir.is_dir():
+            raise ConfigError(f"--data-dir {args.data_dir} is not a directory")
+        os.environ[DATA_DIR_ENV] = str(args.data_dir.resolve())
     out = args.out or Path("runs") / f"{experiment.name}-{args.preset}"
     overrides = {"seeds": args.seeds, "generations": args.generations}
     run_experiment(
@@ -71,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
             print(build_report(args.run_dir))
             print(f"figures and tables in {args.run_dir / 'report'}")
-    except (ConfigError, RunDirError) as error:
+    except (ConfigError, RunDirError, DataNotFound) as error:
         print(f"hetsnn: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

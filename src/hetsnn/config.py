@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from hetsnn.errors import ConfigError
 from hetsnn.genome import canonical_trainable
-from hetsnn.tasks import GymnaxTask, task_from_dict
+from hetsnn.tasks import Task, task_from_dict
 
 STRATEGY_NAMES = ("pgpe", "open_es", "snes", "cma_es")
 GRADIENT_NAMES = ("adam", "sgd")
@@ -188,7 +188,7 @@ class RunConfig:
         eval_episodes: episodes for the final evaluation of each seed's centre.
     """
 
-    task: GymnaxTask
+    task: Task
     network: NetworkConfig = field(default_factory=NetworkConfig)
     optimiser: Optimiser = field(default_factory=StrategyConfig)
     trainable: tuple[str, ...] = ("tau_m", "v_th", "v_rest", "R")

@@ -7,7 +7,11 @@
 * ``reward.png``: final reward vs x, one line per arm, +-1 std band over seeds;
 * ``curves.png``: the centre's reward over generations (or training episodes), one panel per x;
 * ``membrane.png`` (BPTT runs): distribution of the pre-reset potential relative to
-  threshold during training, with the share of local BPTT factors above 1.
+  threshold during training, with the share of local BPTT factors above 1;
+* ``firing-<x>.png`` (runs with firing-rate probes, e.g. classification): heat maps of the
+  per-class mean firing rate of the probed hidden neurons (neurons x classes), one row per
+  arm, one column per recorded generation (seed 0);
+* ``firing-rate.png``: the mean firing rate of all hidden neurons over training, per arm.
 """
 
 import csv
@@ -20,11 +24,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from hetsnn import storage  # noqa: E402
 from hetsnn.errors import RunDirError  # noqa: E402
 from hetsnn.experiments.base import MANIFEST  # noqa: E402
-from hetsnn.run import METRICS, RESULT  # noqa: E402
+from hetsnn.run import METRICS, PROBES, RESULT  # noqa: E402
 
 
 def pooled_mean_std(means, stds) -> tuple[float, float]:
@@ -97,13 +102,18 @@ def markdown_table(manifest: dict, rows: list[dict]) -> str:
             )
         lines.append("| " + " | ".join(row) + " |")
     seeds = sorted({r["seeds"] for r in rows})
-    params = {r["arm"]: r["trainable_parameters"] for r in rows}
+    params = defaultdict(list)
+    for r in sorted(rows, key=lambda r: r["x"]):
+        if r["trainable_parameters"] not in params[r["arm"]]:
+            params[r["arm"]].append(r["trainable_parameters"])
     lines += [
         "",
         f"Cells: {manifest['y_label']}, mean ± std over {'/'.join(map(str, seeds))} seeds; in "
-        "brackets, the last generation's population (ES) or sampled batch (BPTT), pooled "
-        "over seeds.",
-        "Trainable parameters: " + ", ".join(f"{a} {n:,}" for a, n in params.items()) + ".",
+        "brackets, the training fitness of the last generation's population (ES) or sampled "
+        "batch (BPTT), pooled over seeds.",
+        "Trainable parameters: "
+        + ", ".join(f"{a} {' / '.join(f'{n:,}' for n in ns)}" for a, ns in params.items())
+        + ".",
     ]
     return "\n".join(lines) + "\n"
 
@@ -207,6 +217,92 @@ def membrane_figure(manifest: dict, rows: list[dict], path: Path) -> None:
     _save_figure(fig, path)
 
 
+def probe_summary(run_dir: Path, manifest: dict) -> list[dict]:
+    """Per point with recorded probes: generations ``(G,)``, ``class_rates (G, seeds, n, 10)``
+    and ``mean_rate (G, seeds)`` in Hz. Empty for runs without probes."""
+    rows = []
+    for point in manifest["points"]:
+        probes = storage.read_jsonl(run_dir / "points" / point["name"] / PROBES)
+        if not probes:
+            continue
+        rows.append(
+            {
+                **point,
+                "generations": np.array([p["generation"] for p in probes]),
+                "class_rates": np.array([p["class_rates"] for p in probes], float),
+                "mean_rate": np.array([p["mean_rate"] for p in probes], float),
+            }
+        )
+    return rows
+
+
+def _silent(row: dict, probe: int) -> float:
+    """Share of probed neurons (all seeds) whose rate averaged over classes is below 1 Hz."""
+    return float((row["class_rates"][probe].mean(axis=-1) < 1.0).mean())
+
+
+def _selectivity(row: dict, probe: int) -> float:
+    """Std of a probed neuron's rate across classes (Hz), averaged over neurons and seeds."""
+    return float(row["class_rates"][probe].std(axis=-1).mean())
+
+
+def _columns(generations: np.ndarray, most: int = 4) -> list[int]:
+    """Indices of up to ``most`` recorded generations, first and last included."""
+    picks = np.linspace(0, len(generations) - 1, min(most, len(generations)))
+    return sorted(set(np.round(picks).astype(int).tolist()))
+
+
+def firing_heatmaps(rows: list[dict], x: float, x_label: str, path: Path) -> None:
+    """Neurons x classes heat maps of seed 0, one row per arm, columns over training."""
+    rows = [r for r in rows if r["x"] == x]
+    columns = max(len(_columns(r["generations"])) for r in rows)
+    top = max(float(r["class_rates"][:, 0].max()) for r in rows) or 1.0
+    fig, axes = plt.subplots(
+        len(rows), columns, figsize=(2.2 * columns + 1, 2.6 * len(rows)), dpi=100, squeeze=False
+    )
+    image = None
+    for i, r in enumerate(rows):
+        picks = _columns(r["generations"])
+        for j in range(columns):
+            ax = axes[i, j]
+            if j >= len(picks):
+                ax.set_visible(False)
+                continue
+            rates = r["class_rates"][picks[j], 0]  # (neurons, classes)
+            image = ax.imshow(rates, aspect="auto", cmap="magma", vmin=0, vmax=top)
+            ax.set_title(f"{r['arm']}\ngeneration {r['generations'][picks[j]]}", fontsize=7)
+            ax.set_xticks(range(rates.shape[1]))
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.tick_params(labelsize=6)
+            ax.set_xlabel("class", fontsize=7)
+            if j == 0:
+                ax.set_ylabel("probed neuron", fontsize=7)
+    fig.suptitle(f"per-class firing rate, {x_label} {x:g} (seed 0)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 0.86, 0.97))
+    colourbar = fig.add_axes((0.88, 0.15, 0.02, 0.7))
+    fig.colorbar(image, cax=colourbar, label="Hz")
+    _save_figure(fig, path)
+
+
+def firing_rate_figure(manifest: dict, rows: list[dict], path: Path) -> None:
+    """Mean firing rate of all hidden neurons vs generation, one panel per x."""
+    xs = sorted({r["x"] for r in rows})
+    fig, axes = plt.subplots(1, len(xs), figsize=(4.5 * len(xs), 3.2), dpi=100, squeeze=False)
+    for r in rows:
+        ax = axes[0, xs.index(r["x"])]
+        mean, std = r["mean_rate"].mean(axis=1), r["mean_rate"].std(axis=1)
+        (line,) = ax.plot(r["generations"], mean, marker=".", label=r["arm"])
+        ax.fill_between(r["generations"], mean - std, mean + std, color=line.get_color(), alpha=0.2)
+        ax.set_title(f"{manifest['x_label']} {r['x']:g}", fontsize=9)
+    for ax in axes.flat:
+        ax.set_xlabel("generation (or update)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("mean hidden firing rate (Hz)")
+    fig.tight_layout()
+    _save_figure(fig, path)
+
+
 def _save_figure(fig, path: Path) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
@@ -233,6 +329,25 @@ def build_report(run_dir: Path) -> str:
         table += "".join(
             f"- {r['arm']}, {manifest['x_label']} {r['x']:g}: {100 * r['above_one']:.3g}%\n"
             for r in membrane
+        )
+        storage.atomic_write_bytes(out / "table.md", table.encode())
+    probes = probe_summary(run_dir, manifest)
+    if probes:
+        for x in sorted({r["x"] for r in probes}):
+            firing_heatmaps(probes, x, manifest["x_label"], out / f"firing-{x:g}.png")
+        firing_rate_figure(manifest, probes, out / "firing-rate.png")
+        table += (
+            "\nFiring, first -> last probe (mean over seeds): mean rate of all hidden neurons; "
+            "share of probed neurons that are silent (< 1 Hz); class selectivity (std of a "
+            "probed neuron's rate across classes, Hz)\n"
+        )
+        table += "".join(
+            f"- {r['arm']}, {manifest['x_label']} {r['x']:g}: "
+            f"{fmt(r['mean_rate'][0].mean())} -> {fmt(r['mean_rate'][-1].mean())} Hz; silent "
+            f"{_silent(r, 0):.0%} -> {_silent(r, -1):.0%}; selectivity "
+            f"{fmt(_selectivity(r, 0))} -> {fmt(_selectivity(r, -1))} Hz "
+            f"(generation {r['generations'][-1]})\n"
+            for r in probes
         )
         storage.atomic_write_bytes(out / "table.md", table.encode())
     return table

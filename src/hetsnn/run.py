@@ -5,6 +5,8 @@ A run directory holds::
     config.json      the RunConfig (a different config in the same directory is an error)
     metrics.jsonl    one line per generation; every metric is a list over seeds
     checkpoint.npz   the stacked SeedState after the last finished chunk
+    probes.jsonl     the task's recordings of each seed's current solution at generation 0
+                     and after every chunk (tasks with a probe only, e.g. firing rates)
     result.json      final evaluation and timings (written last; its presence = done)
     centres.npz      each seed's final hidden-layer properties and weights
 
@@ -26,10 +28,11 @@ from hetsnn.config import RunConfig
 from hetsnn.errors import RunDirError
 from hetsnn.training import RunSpec
 
-CONFIG, METRICS, CHECKPOINT, RESULT, CENTRES = (
+CONFIG, METRICS, CHECKPOINT, PROBES, RESULT, CENTRES = (
     "config.json",
     "metrics.jsonl",
     "checkpoint.npz",
+    "probes.jsonl",
     "result.json",
     "centres.npz",
 )
@@ -96,6 +99,10 @@ def train(
             raise RunDirError(f"{error}: remove {run_dir / CHECKPOINT} to restart") from None
         done = int(meta["generation"])
     storage.truncate_jsonl(run_dir / METRICS, lambda row: row["generation"] <= done)
+    storage.truncate_jsonl(run_dir / PROBES, lambda row: row["generation"] < done)
+    train_data = jax.device_put(spec.task.load_data("train"))
+    test_data = jax.device_put(spec.task.load_data("test"))
+    record_probe(spec, states, test_data, config.seed, done, run_dir)
 
     compile_seconds, train_seconds, trained = 0.0, 0.0, 0
     bar = tqdm(
@@ -110,26 +117,43 @@ def train(
             run_chunk = training.compiled_chunk(spec, length, config.seeds)  # cached per spec
             compile_seconds += time.perf_counter() - start
             start = time.perf_counter()
-            states, metrics = jax.block_until_ready(run_chunk(states))
+            states, metrics = jax.block_until_ready(run_chunk(states, train_data))
             train_seconds += time.perf_counter() - start
             storage.append_jsonl(run_dir / METRICS, _metric_rows(metrics, done))
             done += length
             trained += length
             storage.save_pytree(run_dir / CHECKPOINT, states, generation=done)
+            record_probe(spec, states, test_data, config.seed, done, run_dir)
             bar.update(length)
             bar.set_postfix(centre=f"{float(np.mean(metrics['centre_reward'][-1])):.3g}")
             if on_chunk is not None:
                 on_chunk(done)
 
-    result = _final_result(config, spec, states, run_dir, compile_seconds, train_seconds, trained)
+    result = _final_result(
+        config, spec, states, test_data, run_dir, compile_seconds, train_seconds, trained
+    )
     storage.write_json(run_dir / RESULT, result)
     return result
 
 
-def _final_result(config, spec, states, run_dir, compile_seconds, train_seconds, trained) -> dict:
+def record_probe(spec: RunSpec, states, data, seed: int, generation: int, run_dir: Path) -> None:
+    """Append the task's probe of every seed at ``generation`` to probes.jsonl (if any).
+
+    A resumed run first drops the probes from its checkpoint's generation on and records
+    that generation again (probes are deterministic, so the values are the same).
+    """
+    recorded = training.probe(spec, states, data, seed)
+    if recorded is not None:
+        row = {name: np.asarray(value).tolist() for name, value in recorded.items()}
+        storage.append_jsonl(run_dir / PROBES, [{"generation": generation, **row}])
+
+
+def _final_result(
+    config, spec, states, test_data, run_dir, compile_seconds, train_seconds, trained
+) -> dict:
     seeds = config.seeds
     centre_rewards = np.asarray(
-        training.evaluate_centres(spec, states, config.eval_episodes, config.seed)
+        training.evaluate_centres(spec, states, test_data, config.eval_episodes, config.seed)
     )
     centres = training.centres(spec, states)
     storage.save_arrays(

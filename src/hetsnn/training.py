@@ -2,13 +2,15 @@
 
 What fixes a compiled program (layer sizes, genome, task, optimiser settings) is the
 hashable :class:`RunSpec`; numbers that vary between runs of one experiment (homogeneous
-tau_m, random weights, keys) are data. Compiled programs are cached per (trainer, spec), so
-the points of a sweep that differ only in numbers share one compilation.
+tau_m, random weights, keys) are data. So is a task's data set (the training images): it is
+an argument of the compiled programs, never a constant baked into them. Compiled programs
+are cached per (trainer, spec), so the points of a sweep that differ only in numbers share
+one compilation.
 
 A trainer (:mod:`hetsnn.optim.evolution`, :mod:`hetsnn.optim.gradient`) is a module with::
 
     init_seed(spec, hidden, key)       -> state of one seed (with fields `base`, `generation`)
-    generation(spec, state)            -> (state, metrics)   one ES generation or one update
+    generation(spec, state, data)      -> (state, metrics)   one ES generation or one update
     centre(spec, state)                -> (num_dims,)        the seed's current solution
     episodes_per_generation(spec)      -> episodes simulated per generation and seed
     training_episodes_per_generation(spec) -> episodes that inform the update
@@ -26,9 +28,10 @@ from hetsnn import neurons
 from hetsnn.config import GradientConfig, NeuronConfig, Optimiser, RunConfig
 from hetsnn.genome import Genome
 from hetsnn.networks import FeedforwardSNN, NetworkParams
-from hetsnn.tasks import GymnaxTask
+from hetsnn.tasks import Task
 
 _EVAL_STREAM = 0x5EED  # fold-in constant for the final-evaluation episodes
+_PROBE_STREAM = 0x9B0E  # fold-in constant for the probes' random choices
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class RunSpec:
 
     network: FeedforwardSNN
     genome: Genome
-    task: GymnaxTask | None
+    task: Task | None
     optimiser: Optimiser
 
     @classmethod
@@ -67,10 +70,9 @@ class RunSpec:
 
         return gradient if isinstance(self.optimiser, GradientConfig) else evolution
 
-    def fitness(self, flat: jax.Array, base: NetworkParams, key: jax.Array, task=None):
-        """Mean greedy episode return of the genome ``flat: (num_dims,)`` on top of ``base``."""
-        task = task or self.task
-        return task.evaluate(self.network, self.genome.unflatten(flat, base), key)
+    def fitness(self, flat: jax.Array, base: NetworkParams, key: jax.Array, data=None):
+        """The task's fitness of the genome ``flat: (num_dims,)`` on top of ``base``."""
+        return self.task.evaluate(self.network, self.genome.unflatten(flat, base), key, data)
 
 
 def homogeneous_hidden(n_hidden: int, neuron: NeuronConfig) -> neurons.NeuronParams:
@@ -104,38 +106,61 @@ def init_states(spec: RunSpec, neuron: NeuronConfig, seed: int, seeds: int):
 
 @functools.lru_cache(maxsize=64)
 def compiled_chunk(spec: RunSpec, length: int, seeds: int):
-    """``program(states) -> (states, metrics)`` running ``length`` generations of every seed:
-    a ``lax.scan`` over generations of the trainer's generation ``vmap``-ed over seeds.
-    Metrics leaves have shape ``(length, seeds, ...)``.
+    """``program(states, data) -> (states, metrics)`` running ``length`` generations of every
+    seed: a ``lax.scan`` over generations of the trainer's generation ``vmap``-ed over seeds,
+    all seeds reading the same ``data`` (the task's training split). Metrics leaves have shape
+    ``(length, seeds, ...)``.
 
     Compiled ahead of time and cached: a run with an equal spec reuses the program.
     """
     shapes = jax.eval_shape(lambda: init_states(spec, NeuronConfig(), seed=0, seeds=seeds))
-    step = jax.vmap(functools.partial(spec.trainer.generation, spec))
+    step = jax.vmap(functools.partial(spec.trainer.generation, spec), in_axes=(0, None))
 
-    def run_chunk(states):
-        return jax.lax.scan(lambda s, _: step(s), states, length=length)
+    def run_chunk(states, data):
+        return jax.lax.scan(lambda s, _: step(s, data), states, length=length)
 
-    return jax.jit(run_chunk).lower(shapes).compile()
+    return jax.jit(run_chunk).lower(shapes, spec.task.data_spec("train")).compile()
 
 
-@functools.partial(jax.jit, static_argnames=("spec",))
-def _evaluate_centres(spec: RunSpec, states, key: jax.Array) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("spec", "episodes"))
+def _evaluate_centres(spec: RunSpec, states, data, key: jax.Array, episodes: int) -> jax.Array:
     def one(state):
-        return spec.fitness(spec.trainer.centre(spec, state), state.base, key)
+        params = spec.genome.unflatten(spec.trainer.centre(spec, state), state.base)
+        return spec.task.final_score(spec.network, params, key, data, episodes)
 
     return jax.vmap(one)(states)
 
 
-def evaluate_centres(spec: RunSpec, states, episodes: int, seed: int) -> jax.Array:
-    """Each seed's current solution, greedy, over ``episodes`` episodes: ``(seeds,)``.
+def evaluate_centres(spec: RunSpec, states, data, episodes: int, seed: int) -> jax.Array:
+    """Each seed's current solution on the task's final score: ``(seeds,)``.
 
-    The episodes depend only on ``seed``, so every arm of an experiment is evaluated on the
-    same ones.
+    ``data`` is the task's test split (None for simulated environments, which play
+    ``episodes`` greedy episodes). The episodes depend only on ``seed``, so every arm of an
+    experiment is evaluated on the same ones.
     """
-    task = dataclasses.replace(spec.task, episodes=episodes)
     key = jax.random.fold_in(jax.random.key(seed), _EVAL_STREAM)
-    return _evaluate_centres(dataclasses.replace(spec, task=task), states, key)
+    return _evaluate_centres(spec, states, data, key, episodes)
+
+
+@functools.partial(jax.jit, static_argnames=("spec",))
+def _probe(spec: RunSpec, states, data, keys: jax.Array):
+    def one(state, key):
+        params = spec.genome.unflatten(spec.trainer.centre(spec, state), state.base)
+        return spec.task.probe(spec.network, params, data, key)
+
+    return jax.vmap(one)(states, keys)
+
+
+def probe(spec: RunSpec, states, data, seed: int) -> dict | None:
+    """The task's recordings of each seed's current solution (leading axis: seeds), or
+    None for tasks that record nothing. Seed ``s`` always gets the same probe key, so a
+    probe that samples neurons follows the same neurons through training."""
+    if not spec.task.has_probe:
+        return None
+    root = jax.random.fold_in(jax.random.key(seed), _PROBE_STREAM)
+    seeds = jax.tree.leaves(states)[0].shape[0]
+    keys = jax.vmap(lambda s: jax.random.fold_in(root, s))(jnp.arange(seeds))
+    return _probe(spec, states, data, keys)
 
 
 def centres(spec: RunSpec, states) -> NetworkParams:

@@ -23,6 +23,7 @@ from hetsnn.data.idx import parse_idx
 from hetsnn.storage import atomic_write_bytes
 
 DATA_DIR_ENV, CACHE_ENV = "HETSNN_DATA_DIR", "HETSNN_CACHE"
+SPLIT_SIZES = {"train": 60_000, "test": 10_000}  # both data sets
 SPLIT_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),

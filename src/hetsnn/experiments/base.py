@@ -131,6 +131,8 @@ def run_experiment(
     Raises:
         RunDirError: ``out`` holds another experiment or config, or holds this one and
             ``resume`` is False. Nothing in ``out`` is overwritten in either case.
+        DataNotFound: a task's data set is neither on disk nor downloadable (checked before
+            anything is written).
     """
     out = Path(out)
     settings = experiment.resolve(preset, overrides)
@@ -148,6 +150,8 @@ def run_experiment(
         raise RunDirError(
             f"{out} is not empty and holds no hetsnn experiment: choose another --out"
         )
+    for task in dict.fromkeys(p.config.task for p in points):  # fail before writing anything
+        task.load_data("train"), task.load_data("test")
     storage.write_json(path, wanted)
 
     bar = tqdm(points, desc=f"{experiment.name}/{preset}", unit="run", disable=not progress)

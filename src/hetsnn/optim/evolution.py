@@ -71,17 +71,20 @@ def init_seed(spec: "RunSpec", hidden: neurons.NeuronParams, key: jax.Array) -> 
     return SeedState(search=search, base=base, key=key_run, generation=jnp.int32(0))
 
 
-def generation(spec: "RunSpec", state: SeedState) -> tuple[SeedState, dict[str, jax.Array]]:
+def generation(
+    spec: "RunSpec", state: SeedState, data=None
+) -> tuple[SeedState, dict[str, jax.Array]]:
     """One ES generation for one seed; returns the new state and scalar metrics.
 
-    The population and the centre are evaluated on the same episodes (common random
-    numbers), so their rewards are directly comparable.
+    The population and the centre are evaluated on the same episodes or mini-batch of
+    ``data`` (common random numbers), so their rewards are directly comparable.
     """
     es = maximiser(spec)
     key, key_ask, key_eval, key_tell = jax.random.split(state.key, 4)
     population, search = es.ask(key_ask, state.search)
-    rewards = jax.vmap(spec.fitness, in_axes=(0, None, None))(population, state.base, key_eval)
-    centre_reward = spec.fitness(es.centre(search), state.base, key_eval)
+    fitness = jax.vmap(spec.fitness, in_axes=(0, None, None, None))
+    rewards = fitness(population, state.base, key_eval, data)
+    centre_reward = spec.fitness(es.centre(search), state.base, key_eval, data)
     search = es.tell(key_tell, population, rewards, search)
     finite = jnp.isfinite(rewards)
     metrics = {

@@ -1,10 +1,16 @@
-"""Backprop through time with surrogate gradients: REINFORCE through the unrolled SNN.
+"""Backprop through time with surrogate gradients, through optax.
 
-One "generation" of this trainer is one optax update from a batch of sampled episodes
-(Williams 1992, with a baseline). Gradients flow through the network state across all steps
-of an episode (BPTT) with the surrogate derivative in place of H'; the environment is not
-differentiated (REINFORCE). A non-finite gradient skips its update
-(``optax.apply_if_finite``) and is counted in the metrics.
+One "generation" of this trainer is one optax update. Gradients flow through the network
+state across all simulation steps (BPTT) with the surrogate derivative in place of H'. The
+loss depends on the task:
+
+* reinforcement learning (gymnax tasks): REINFORCE (Williams 1992) with a baseline on a
+  batch of sampled episodes; the environment is not differentiated;
+* supervised tasks (image classification): the softmax cross-entropy of the read-out
+  potentials on a mini-batch of labelled inputs.
+
+A non-finite gradient skips its update (``optax.apply_if_finite``) and is counted in the
+metrics.
 
 Diagnostics recorded every update (SCIENCE.md experiment 6): a histogram of the pre-reset
 potential relative to threshold, ``u - v_th``, over all live steps, sub-steps and hidden
@@ -32,6 +38,21 @@ if TYPE_CHECKING:
 
 U_EDGES = tuple(np.linspace(-3.0, 3.0, 61).tolist())  # bins of u - v_th (dimensionless)
 _MAX_SKIPS = 2**30  # never stop applying updates because of earlier non-finite ones
+
+
+@struct.dataclass
+class Rollout:
+    """What one update's batch simulated (both losses fill it alike).
+
+    Attributes:
+        returns: ``(B,)`` episode return (RL) or per-input score of the task's fitness.
+        u: ``(B, T, steps_per_input, n_hidden)`` pre-reset hidden potentials, no gradient.
+        alive: ``(B, T)`` 1.0 for simulated steps that count (T = 1 for supervised tasks).
+    """
+
+    returns: jax.Array
+    u: jax.Array
+    alive: jax.Array
 
 
 @struct.dataclass
@@ -102,8 +123,8 @@ def advantages(rewards: jax.Array, alive: jax.Array, gamma: float) -> jax.Array:
     return centred / (scale + 1e-8)
 
 
-def reinforce_loss(flat: jax.Array, spec: "RunSpec", base: NetworkParams, key: jax.Array):
-    """``(loss, trajectories)`` for a batch of ``optimiser.batch`` sampled episodes."""
+def reinforce_loss(flat: jax.Array, spec: "RunSpec", base: NetworkParams, key, data=None):
+    """``(loss, Rollout)`` for a batch of ``optimiser.batch`` sampled episodes."""
     params = spec.genome.unflatten(flat, base)
     batch = spec.optimiser.batch
     keys = jax.random.split(key, batch)
@@ -113,14 +134,32 @@ def reinforce_loss(flat: jax.Array, spec: "RunSpec", base: NetworkParams, key: j
         advantages(trajectories.reward, trajectories.alive, spec.optimiser.gamma)
     )
     loss = -(trajectories.log_prob * weights).sum() / jnp.maximum(trajectories.alive.sum(), 1.0)
-    return loss, trajectories
+    rollout = Rollout(
+        returns=trajectories.reward.sum(axis=-1), u=trajectories.u, alive=trajectories.alive
+    )
+    return loss, rollout
 
 
-def membrane_statistics(spec: "RunSpec", hidden: neurons.NeuronParams, trajectories):
+def supervised_loss(flat: jax.Array, spec: "RunSpec", base: NetworkParams, key, data):
+    """``(loss, Rollout)``: mean softmax cross-entropy of the read-out potentials (the
+    logits) on ``optimiser.batch`` labelled inputs drawn from ``data``."""
+    params = spec.genome.unflatten(flat, base)
+    inputs, labels = spec.task.sample_batch(key, data, spec.optimiser.batch)
+    logits, _, u = spec.task.forward(spec.network, params, inputs)
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+    rollout = Rollout(
+        returns=spec.task.scores(logits, labels),
+        u=jax.lax.stop_gradient(jnp.moveaxis(u, 0, 1)[:, None]),  # (B, 1, steps, H)
+        alive=jnp.ones((labels.shape[0], 1), jnp.float32),
+    )
+    return loss, rollout
+
+
+def membrane_statistics(spec: "RunSpec", hidden: neurons.NeuronParams, rollout: Rollout):
     """Histogram of ``u - v_th`` (bins ``U_EDGES``, clipped into the end bins) and the
     fraction of local BPTT factors above 1, over live steps."""
-    u = trajectories.u  # (B, T, steps_per_input, H)
-    live = jnp.broadcast_to(trajectories.alive[:, :, None, None], u.shape)
+    u = rollout.u  # (B, T, steps_per_input, H)
+    live = jnp.broadcast_to(rollout.alive[:, :, None, None], u.shape)
     edges = jnp.asarray(U_EDGES)
     distance = jnp.clip(u - hidden.v_th, edges[0], edges[-1])
     histogram, _ = jnp.histogram(distance, bins=edges, weights=live)
@@ -129,22 +168,25 @@ def membrane_statistics(spec: "RunSpec", hidden: neurons.NeuronParams, trajector
     return histogram, above_one
 
 
-def generation(spec: "RunSpec", state: GradState) -> tuple[GradState, dict[str, jax.Array]]:
-    """One REINFORCE update for one seed; returns the new state and metrics."""
+def generation(
+    spec: "RunSpec", state: GradState, data=None
+) -> tuple[GradState, dict[str, jax.Array]]:
+    """One update for one seed (REINFORCE, or cross-entropy for a supervised task);
+    returns the new state and metrics."""
     key, key_batch, key_eval = jax.random.split(state.key, 3)
-    grad_fn = jax.value_and_grad(reinforce_loss, has_aux=True)
-    (loss, trajectories), grad = grad_fn(state.flat, spec, state.base, key_batch)
+    loss_fn = supervised_loss if spec.task.supervised else reinforce_loss
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+    (loss, rollout), grad = grad_fn(state.flat, spec, state.base, key_batch, data)
     updates, opt_state = optimiser(spec.optimiser).update(grad, state.opt_state, state.flat)
     flat = optax.apply_updates(state.flat, updates)
 
-    returns = trajectories.reward.sum(axis=-1)
     hidden = spec.genome.unflatten(state.flat, state.base).hidden
-    histogram, above_one = membrane_statistics(spec, hidden, trajectories)
+    histogram, above_one = membrane_statistics(spec, hidden, rollout)
     metrics = {
-        "reward_mean": returns.mean(),
-        "reward_std": returns.std(),
-        "reward_max": returns.max(),
-        "centre_reward": spec.fitness(state.flat, state.base, key_eval),
+        "reward_mean": rollout.returns.mean(),
+        "reward_std": rollout.returns.std(),
+        "reward_max": rollout.returns.max(),
+        "centre_reward": spec.fitness(state.flat, state.base, key_eval, data),
         "nonfinite": (~jnp.all(jnp.isfinite(grad))).astype(jnp.int32),
         "loss": loss,
         "u_histogram": histogram,

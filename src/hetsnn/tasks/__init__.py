@@ -1,14 +1,19 @@
-"""Task registry: every task is a frozen dataclass with ``evaluate(network, params, key)``."""
+"""Task registry: every task is a frozen dataclass with ``evaluate(network, params, key, data)``
+(the interface is described in :mod:`hetsnn.tasks.base`)."""
 
 from hetsnn.errors import ConfigError
 from hetsnn.tasks.base import GymnaxTask
 from hetsnn.tasks.cartpole import CartPoleTask
+from hetsnn.tasks.classify import ClassificationTask
 from hetsnn.tasks.memory import MemoryTask
 
-TASKS: dict[str, type[GymnaxTask]] = {cls.name: cls for cls in (MemoryTask, CartPoleTask)}
+Task = GymnaxTask | ClassificationTask
+TASKS: dict[str, type[Task]] = {
+    cls.name: cls for cls in (MemoryTask, CartPoleTask, ClassificationTask)
+}
 
 
-def task_from_dict(data: dict) -> GymnaxTask:
+def task_from_dict(data: dict) -> Task:
     """Build a task from ``{"name": ..., **fields}`` with a clear error for bad input."""
     data = dict(data)
     name = data.pop("name", None)
@@ -20,4 +25,12 @@ def task_from_dict(data: dict) -> GymnaxTask:
         raise ConfigError(f"task {name}: {error}") from None
 
 
-__all__ = ["TASKS", "CartPoleTask", "GymnaxTask", "MemoryTask", "task_from_dict"]
+__all__ = [
+    "TASKS",
+    "CartPoleTask",
+    "ClassificationTask",
+    "GymnaxTask",
+    "MemoryTask",
+    "Task",
+    "task_from_dict",
+]

@@ -1,15 +1,26 @@
 """Episodic gymnax tasks evaluated by a spiking network policy.
 
 A task is a small frozen dataclass (its fields are its configuration) whose
-``evaluate(network, params, key) -> fitness`` is pure and jit-/vmap-able: the mean
-undiscounted return over ``episodes`` episodes. Each episode is a ``lax.scan`` of fixed
+``evaluate(network, params, key, data) -> fitness`` is pure and jit-/vmap-able: here the
+mean undiscounted return over ``episodes`` episodes. The task interface every trainer and
+the run loop rely on (gymnax tasks here, image classification in
+:mod:`hetsnn.tasks.classify`)::
+
+    n_inputs, n_outputs, episodes, steps_per_episode, supervised, has_probe, to_dict()
+    data_spec(split) / load_data(split)   the data set passed to compiled programs as an
+                                          argument (None for simulated environments)
+    evaluate(network, params, key, data)  the training fitness
+    final_score(network, params, key, data, episodes)   the reported score (test split)
+    probe(network, params, data, key)     recordings at checkpoints, or None
+
+ Each episode is a ``lax.scan`` of fixed
 length ``steps_per_episode``; gymnax resets automatically after ``done``, so rewards after
 the first ``done`` are masked out. The network state carries over from one environment step
 to the next and is reset only at the start of an episode. For evaluation the action is the
 arg-max of the read-out potentials; REINFORCE samples it from their softmax.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from typing import Any, ClassVar
 
@@ -56,6 +67,8 @@ class GymnaxTask:
 
     name: ClassVar[str]
     env_id: ClassVar[str]
+    supervised: ClassVar[bool] = False  # trained by REINFORCE, not a supervised loss
+    has_probe: ClassVar[bool] = False  # see probe()
     episodes: int = 4
 
     def __post_init__(self):
@@ -150,7 +163,16 @@ class GymnaxTask:
             u=jax.lax.stop_gradient(u),
         )
 
-    def evaluate(self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array) -> jax.Array:
+    def data_spec(self, split: str) -> None:
+        """Shapes of :meth:`load_data`'s result: a simulated environment needs no data."""
+        return None
+
+    def load_data(self, split: str) -> None:
+        return None
+
+    def evaluate(
+        self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, data=None
+    ) -> jax.Array:
         """Mean return over ``self.episodes`` episodes, a float32 scalar."""
         keys = jax.random.split(key, self.episodes)
         episodes = jnp.arange(self.episodes)
@@ -158,6 +180,14 @@ class GymnaxTask:
             network, params, keys, episodes
         )
         return returns.mean()
+
+    def final_score(self, network, params, key, data, episodes: int) -> jax.Array:
+        """Mean greedy return over ``episodes`` episodes."""
+        return replace(self, episodes=episodes).evaluate(network, params, key, data)
+
+    def probe(self, network, params, data, key) -> None:
+        """No recordings beyond the metrics for control tasks."""
+        return None
 
 
 def require_positive(task, field: str) -> None:

@@ -1,0 +1,231 @@
+"""Image classification (MNIST, Fashion-MNIST) by a spiking network (SCIENCE.md exp. 5).
+
+Each image is flattened to 784 pixels, standardised with the training split's pixel mean
+and std (as torchvision's ``Normalize`` does for these data sets), and presented as an
+input current for ``network.steps_per_input`` simulation steps (4 in the paper) from rest.
+The read-out potentials after the last step are the class logits.
+
+* Training fitness (ES): on a mini-batch of ``batch`` training images drawn per generation
+  (with replacement; the whole population sees the same batch), the negative mean
+  cross-entropy of softmax(logits) (``fitness="cross_entropy"``, EvoJAX's MNIST task) or the
+  accuracy (``fitness="accuracy"``).
+* Gradient training (BPTT) minimises the cross-entropy on mini-batches (optim.gradient).
+* Final score: accuracy on the whole test split (10,000 images), in chunks of
+  ``eval_chunk`` images to bound memory.
+* Probe, recorded at checkpoints: the per-class mean firing rate (Hz) of ``probe_neurons``
+  randomly chosen hidden neurons (the same ones throughout a run) and the mean rate of all
+  hidden neurons, over the first ``probe_images`` test images.
+
+The images are data passed to the compiled programs (:class:`ImageData`), not part of the
+task: the task stays a small hashable config, and executables hold no 47 MB constants.
+"""
+
+from dataclasses import asdict, dataclass
+from functools import cache
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from hetsnn.data import load_dataset
+from hetsnn.data.images import DATASETS, SPLIT_SIZES
+from hetsnn.errors import ConfigError
+from hetsnn.networks import FeedforwardSNN, NetworkParams
+from hetsnn.tasks.base import require_positive
+
+FITNESSES = ("cross_entropy", "accuracy")
+N_PIXELS, N_CLASSES = 28 * 28, 10
+
+
+@struct.dataclass
+class ImageData:
+    """One split of an image data set, as passed to compiled programs.
+
+    Attributes:
+        images: ``(N, 784)`` uint8 pixels (kept as bytes: 4x less memory than float32).
+        labels: ``(N,)`` int32 classes 0..9.
+        mean, std: float32 scalars, the training split's pixel mean and std on a 0..1 scale.
+    """
+
+    images: jax.Array
+    labels: jax.Array
+    mean: jax.Array
+    std: jax.Array
+
+
+@cache
+def pixel_statistics(dataset: str) -> tuple[float, float]:
+    """Mean and std of all training pixels on a 0..1 scale (MNIST: 0.1307, 0.3081)."""
+    images, _ = load_dataset(dataset, "train")
+    pixels = images.astype(np.float64) / 255.0
+    return float(pixels.mean()), float(pixels.std())
+
+
+def _optional_positive(task, field: str) -> None:
+    value = getattr(task, field)
+    if value is not None and (not isinstance(value, int) or value <= 0):
+        raise ConfigError(
+            f"task {task.name}: {field} must be a positive integer or null (all), got {value!r}"
+        )
+
+
+@dataclass(frozen=True)
+class ClassificationTask:
+    """Attributes:
+    dataset: "mnist" or "fashion-mnist".
+    batch: training images per fitness evaluation (and per ES generation).
+    fitness: "cross_entropy" (negative mean cross-entropy) or "accuracy".
+    train_images, test_images: use only the first N images of a split (None: all).
+    probe_images: test images the firing-rate probe averages over.
+    probe_neurons: hidden neurons whose per-class rates are recorded (all if fewer).
+    eval_chunk: test images simulated at once in the final evaluation.
+    """
+
+    name: ClassVar[str] = "classify"
+    supervised: ClassVar[bool] = True
+    has_probe: ClassVar[bool] = True
+    dataset: str = "mnist"
+    batch: int = 256
+    fitness: str = "cross_entropy"
+    train_images: int | None = None
+    test_images: int | None = None
+    probe_images: int = 1000
+    probe_neurons: int = 32
+    eval_chunk: int = 500
+
+    def __post_init__(self):
+        if self.dataset not in DATASETS:
+            raise ConfigError(
+                f"task {self.name}: unknown dataset {self.dataset!r}: "
+                f"choose one of {sorted(DATASETS)}"
+            )
+        if self.fitness not in FITNESSES:
+            raise ConfigError(
+                f"task {self.name}: unknown fitness {self.fitness!r}: choose one of {FITNESSES}"
+            )
+        for field in ("batch", "probe_images", "probe_neurons", "eval_chunk"):
+            require_positive(self, field)
+        for field in ("train_images", "test_images"):
+            _optional_positive(self, field)
+
+    # --- sizes and accounting (see tasks.base for the interface) ----------------------
+    n_inputs: ClassVar[int] = N_PIXELS
+    n_outputs: ClassVar[int] = N_CLASSES
+    steps_per_episode: ClassVar[int] = 1  # one "episode" is one image in the run loop's counts
+
+    @property
+    def episodes(self) -> int:
+        """Images per fitness evaluation."""
+        return self.batch
+
+    @property
+    def max_return(self) -> float:
+        return 1.0 if self.fitness == "accuracy" else 0.0
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, **asdict(self)}
+
+    # --- data -------------------------------------------------------------------------
+    def split_size(self, split: str) -> int:
+        limit = self.train_images if split == "train" else self.test_images
+        return min(limit or SPLIT_SIZES[split], SPLIT_SIZES[split])
+
+    def data_spec(self, split: str) -> ImageData:
+        n = self.split_size(split)
+        scalar = jax.ShapeDtypeStruct((), jnp.float32)
+        return ImageData(
+            images=jax.ShapeDtypeStruct((n, N_PIXELS), jnp.uint8),
+            labels=jax.ShapeDtypeStruct((n,), jnp.int32),
+            mean=scalar,
+            std=scalar,
+        )
+
+    def load_data(self, split: str) -> ImageData:
+        """The first ``split_size(split)`` images of ``split`` (numpy arrays)."""
+        images, labels = load_dataset(self.dataset, split)
+        n = self.split_size(split)
+        mean, std = pixel_statistics(self.dataset)
+        return ImageData(
+            images=images[:n].reshape(n, N_PIXELS),
+            labels=labels[:n].astype(np.int32),
+            mean=np.float32(mean),
+            std=np.float32(std),
+        )
+
+    def sample_batch(self, key: jax.Array, data: ImageData, size: int):
+        """``size`` random images of ``data``: standardised ``(size, 784)`` float32 and
+        labels ``(size,)`` int32."""
+        index = jax.random.randint(key, (size,), 0, data.labels.shape[0])
+        return self.standardise(data.images[index], data), data.labels[index]
+
+    @staticmethod
+    def standardise(images: jax.Array, data: ImageData) -> jax.Array:
+        return (images.astype(jnp.float32) / 255.0 - data.mean) / data.std
+
+    # --- the network on images -----------------------------------------------------------
+    def forward(self, network: FeedforwardSNN, params: NetworkParams, inputs: jax.Array):
+        """Present ``inputs: (B, 784)`` from rest for ``network.steps_per_input`` steps.
+
+        Returns:
+            ``(logits (B, 10), spike_counts (B, n_hidden), u (steps_per_input, B, n_hidden))``.
+        """
+        state = network.init_state(params, inputs.shape[:1])
+        _, logits, spikes, u = network.trace(params, state, inputs)
+        return logits, spikes, u
+
+    def scores(self, logits: jax.Array, labels: jax.Array) -> jax.Array:
+        """Per-image fitness ``(B,)``: negative cross-entropy, or 1.0 if correct."""
+        if self.fitness == "accuracy":
+            return (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)
+        return -optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+
+    def evaluate(
+        self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, data: ImageData
+    ) -> jax.Array:
+        """Fitness on ``batch`` training images drawn with ``key``, a float32 scalar."""
+        inputs, labels = self.sample_batch(key, data, self.batch)
+        logits, _, _ = self.forward(network, params, inputs)
+        return self.scores(logits, labels).mean()
+
+    def _chunked(self, data: ImageData, chunk: int):
+        """``data`` padded to a whole number of chunks: inputs ``(C, chunk, 784)``, labels and
+        a validity mask ``(C, chunk)``."""
+        n = data.labels.shape[0]
+        pad = -n % chunk
+        images = jnp.pad(data.images, ((0, pad), (0, 0))).reshape(-1, chunk, N_PIXELS)
+        labels = jnp.pad(data.labels, (0, pad)).reshape(-1, chunk)
+        valid = (jnp.arange(n + pad) < n).reshape(-1, chunk)
+        return images, labels, valid
+
+    def final_score(self, network, params, key, data: ImageData, episodes: int) -> jax.Array:
+        """Accuracy on all of ``data`` (the test split); ``key`` and ``episodes`` unused."""
+        chunk = min(self.eval_chunk, data.labels.shape[0])
+        images, labels, valid = self._chunked(data, chunk)
+
+        def correct(args):
+            images, labels, valid = args
+            logits, _, _ = self.forward(network, params, self.standardise(images, data))
+            return ((jnp.argmax(logits, axis=-1) == labels) & valid).sum()
+
+        return jax.lax.map(correct, (images, labels, valid)).sum() / data.labels.shape[0]
+
+    def probe(self, network: FeedforwardSNN, params: NetworkParams, data: ImageData, key):
+        """Firing rates in Hz on the first ``probe_images`` images of ``data``.
+
+        Returns a dict: ``class_rates (n, 10)`` mean rate of each probed neuron per class,
+        ``neurons (n,)`` their indices, ``mean_rate ()`` the mean over all hidden neurons
+        and images, with ``n = min(probe_neurons, n_hidden)``.
+        """
+        n_images = min(self.probe_images, data.labels.shape[0])
+        n_probed = min(self.probe_neurons, network.n_hidden)
+        neurons = jnp.sort(jax.random.permutation(key, network.n_hidden)[:n_probed])
+        inputs = self.standardise(data.images[:n_images], data)
+        _, spikes, _ = self.forward(network, params, inputs)
+        hz = 1000.0 / (network.steps_per_input * network.dt)  # spikes per presentation -> Hz
+        rates = spikes * hz  # (images, n_hidden)
+        onehot = jax.nn.one_hot(data.labels[:n_images], N_CLASSES, dtype=jnp.float32)
+        per_class = (onehot.T @ rates[:, neurons]) / jnp.maximum(onehot.sum(axis=0), 1.0)[:, None]
+        return {"class_rates": per_class.T, "neurons": neurons, "mean_rate": rates.mean()}
