@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from hetsnn.config import STRATEGY_NAMES, StrategyConfig
+from hetsnn.errors import ConfigError
 from hetsnn.optim import make_maximiser, sanitize_rewards
 
 
@@ -73,3 +74,29 @@ def test_generation_with_no_finite_reward_leaves_the_state_unchanged():
     new = es.tell(jax.random.key(2), population, jnp.full(4, jnp.nan), state)
     for before, after in zip(jax.tree.leaves(state), jax.tree.leaves(new), strict=True):
         np.testing.assert_array_equal(before, after)
+
+
+def test_population_evaluated_in_blocks_gives_the_same_generation():
+    from hetsnn import training
+    from hetsnn.config import NetworkConfig, RunConfig
+    from hetsnn.tasks import CartPoleTask
+
+    results = []
+    for block in (None, 4):
+        config = RunConfig(
+            CartPoleTask(max_steps=30, episodes=1),
+            NetworkConfig(n_hidden=8),
+            StrategyConfig(population=8, eval_block=block),
+            generations=2,
+            seeds=2,
+        )
+        spec = training.RunSpec.from_config(config)
+        states = training.init_states(spec, config.network.neuron, 0, config.seeds)
+        results.append(training.compiled_chunk(spec, 2, 2)(states, None)[1])
+    for name in results[0]:
+        np.testing.assert_allclose(results[1][name], results[0][name], rtol=1e-6, err_msg=name)
+
+
+def test_eval_block_must_divide_the_population():
+    with pytest.raises(ConfigError, match="eval_block .3. must divide the population .8."):
+        StrategyConfig(population=8, eval_block=3)

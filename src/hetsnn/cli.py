@@ -1,4 +1,4 @@
-"""Command line: ``hetsnn list | run EXPERIMENT | report RUN_DIR``."""
+"""Command line: ``hetsnn list | run EXPERIMENT | report RUN_DIR | bench``."""
 
 import argparse
 import os
@@ -35,6 +35,14 @@ def _parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="build tables and figures from a run directory")
     report.add_argument("run_dir", type=Path)
+
+    bench = commands.add_parser("bench", help="measure throughput against reference code")
+    bench.add_argument("--preset", default="small", help="smoke | small | full (default: small)")
+    bench.add_argument("--out", type=Path, help="folder for bench.json and bench.md "
+                       "(default: runs/bench-PRESET)")  # fmt: skip
+    bench.add_argument(
+        "--no-references", action="store_true", help="skip the naive JAX and PyTorch references"
+    )
     return parser
 
 
@@ -71,6 +79,30 @@ def _run(args) -> None:
         print(build_report(out))
 
 
+def _bench(args) -> None:
+    from hetsnn import bench, storage
+
+    if args.preset not in bench.GRIDS:
+        raise ConfigError(
+            f"unknown bench preset {args.preset!r}: choose one of {sorted(bench.GRIDS)}"
+        )
+    out = args.out or Path("runs") / f"bench-{args.preset}"
+    import jax
+
+    print(f"backend {jax.default_backend()}, {jax.device_count()} device(s); torch reference: "
+          f"{'yes' if bench._torch_available() else 'not installed'}")  # fmt: skip
+    print(bench.HEADER, flush=True)
+    rows = bench.run_bench(
+        args.preset,
+        references=not args.no_references,
+        progress=lambda row: print(bench.table_row(row), flush=True),
+    )
+    storage.write_json(out / "bench.json", rows)
+    table = "\n".join([bench.HEADER, *map(bench.table_row, rows)]) + "\n"
+    storage.atomic_write_bytes(out / "bench.md", table.encode())
+    print(f"rows in {out / 'bench.json'} and {out / 'bench.md'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -83,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 
             print(build_report(args.run_dir))
             print(f"figures and tables in {args.run_dir / 'report'}")
+        elif args.command == "bench":
+            _bench(args)
     except (ConfigError, RunDirError, DataNotFound) as error:
         print(f"hetsnn: error: {error}", file=sys.stderr)
         return 2

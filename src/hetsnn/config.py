@@ -114,6 +114,10 @@ class StrategyConfig:
         max_velocity: ClipUp's velocity cap for PGPE (2 x lr as in EvoJAX).
         std_init: initial search standard deviation.
         std_lr: learning rate of the standard deviation (PGPE).
+        eval_block: individuals simulated at once (None: the whole population). Smaller
+            blocks bound memory (a block's state is ``eval_block x batch x n_hidden``
+            floats per array) at the cost of a sequential loop over blocks; the numbers do
+            not change. Must divide ``population``.
     """
 
     name: str = "pgpe"
@@ -122,6 +126,7 @@ class StrategyConfig:
     max_velocity: float = 0.3
     std_init: float = 0.1
     std_lr: float = 0.1
+    eval_block: int | None = None
 
     def __post_init__(self):
         _known_optimiser(self.name, STRATEGY_NAMES)
@@ -133,6 +138,13 @@ class StrategyConfig:
         )
         for name in ("lr", "max_velocity", "std_init", "std_lr"):
             _positive_number(getattr(self, name), f"optimiser.{name}")
+        if self.eval_block is not None:
+            _positive_int(self.eval_block, "optimiser.eval_block")
+            _check(
+                self.population % self.eval_block == 0,
+                f"optimiser.eval_block ({self.eval_block}) must divide the population "
+                f"({self.population})",
+            )
 
 
 @dataclass(frozen=True)

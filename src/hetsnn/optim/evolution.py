@@ -17,6 +17,7 @@ from hetsnn import neurons
 from hetsnn.config import StrategyConfig
 from hetsnn.networks import NetworkParams
 from hetsnn.optim.es import Maximiser, make_maximiser
+from hetsnn.sharding import shard_population
 
 if TYPE_CHECKING:
     from hetsnn.training import RunSpec
@@ -82,8 +83,15 @@ def generation(
     es = maximiser(spec)
     key, key_ask, key_eval, key_tell = jax.random.split(state.key, 4)
     population, search = es.ask(key_ask, state.search)
-    fitness = jax.vmap(spec.fitness, in_axes=(0, None, None, None))
-    rewards = fitness(population, state.base, key_eval, data)
+    population = shard_population(population)  # individuals split over the devices
+
+    def fitness(flat):
+        return spec.fitness(flat, state.base, key_eval, data)
+
+    if spec.optimiser.eval_block is None:
+        rewards = jax.vmap(fitness)(population)
+    else:  # a sequential loop over blocks, each vmapped: bounded memory
+        rewards = jax.lax.map(fitness, population, batch_size=spec.optimiser.eval_block)
     centre_reward = spec.fitness(es.centre(search), state.base, key_eval, data)
     search = es.tell(key_tell, population, rewards, search)
     finite = jnp.isfinite(rewards)
