@@ -15,6 +15,8 @@ from hetsnn.tasks import CartPoleTask, MemoryTask
         (lambda: NeuronConfig(v_th=float("nan")), "finite"),
         (lambda: NetworkConfig(n_hidden=0), "n_hidden"),
         (lambda: NetworkConfig(surrogate="sigmoid"), "surrogate"),
+        (lambda: NetworkConfig(state_dtype="float16"), "state_dtype"),
+        (lambda: StrategyConfig(population=8, eval_block=0), "eval_block"),
         (lambda: StrategyConfig(population=255), "even number"),
         (lambda: StrategyConfig(population=2), "even number"),
         (lambda: StrategyConfig(name="cmaes"), "unknown"),

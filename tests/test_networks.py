@@ -52,3 +52,23 @@ def test_readout_is_a_leaky_integrator_of_hidden_spikes():
     state = network.init_state(params)
     state, readout, count = network.step(params, state, jnp.array([3.0, 3.0, 3.0]))
     np.testing.assert_allclose(readout, 0.25 * (count @ params.w_out), rtol=1e-5)
+
+
+def test_bfloat16_state_stays_close_to_float32():
+    """bfloat16 keeps 8 significant bits: potentials are rounded by at most 2^-8 of their
+    size each step, and a spike flips only where a potential lies within that rounding of
+    its threshold. Over 100 steps of a busy network the read-out (an average over spikes)
+    must stay within a few percent, and almost every spike must be the same."""
+    import dataclasses
+
+    network, params = make(n_in=8, n_hidden=256, n_out=4)
+    low = dataclasses.replace(network, state_dtype="bfloat16")
+    xs = jax.random.normal(jax.random.key(5), (100, 32, 8)) * 2.0  # (T, batch, n_in)
+    state, readouts, spikes = network.unroll(params, network.init_state(params, (32,)), xs)
+    low_state, low_readouts, low_spikes = low.unroll(params, low.init_state(params, (32,)), xs)
+    assert low_state.hidden.v.dtype == jnp.bfloat16 and low_readouts.dtype == jnp.float32
+    assert float(spikes.mean()) > 0.05  # busy enough for the comparison to mean something
+    assert float(jnp.mean(spikes == low_spikes)) > 0.97
+    assert not bool(jnp.all(spikes == low_spikes))  # the option does change the arithmetic
+    error = jnp.abs(low_readouts - readouts).mean() / jnp.abs(readouts).mean()
+    assert float(error) < 0.05

@@ -103,9 +103,11 @@ def stream_flops(population: int, n_hidden: int, steps: int) -> float:
     return float(per_step * steps)
 
 
-def stream_setup(population: int, n_hidden: int, steps: int, seed: int = 0):
+def stream_setup(
+    population: int, n_hidden: int, steps: int, seed: int = 0, state_dtype: str = "float32"
+):
     """Network, shared weights, a population of heterogeneous hidden layers and inputs."""
-    network = FeedforwardSNN(N_IN, n_hidden, N_OUT)
+    network = FeedforwardSNN(N_IN, n_hidden, N_OUT, state_dtype=state_dtype)
     key_net, key_pop, key_x = jax.random.split(jax.random.key(seed), 3)
     hidden = neurons.homogeneous(n_hidden, dt=5.0, tau_m=20.0, v_th=0.5, v_rest=0.0, resistance=1.0)
     base = network.init(key_net, hidden)
@@ -171,9 +173,13 @@ def _torch_available() -> bool:
     return True
 
 
-def bench_stream(population: int, n_hidden: int, grid: BenchGrid, references: bool) -> dict:
+def bench_stream(
+    population: int, n_hidden: int, grid: BenchGrid, references: bool, state_dtype: str
+) -> dict:
     steps = grid.stream_steps
-    network, base, population_hidden, xs = stream_setup(population, n_hidden, steps)
+    network, base, population_hidden, xs = stream_setup(
+        population, n_hidden, steps, state_dtype=state_dtype
+    )
     program = stream_program(network)
     start = time.perf_counter()
     jax.block_until_ready(program(base, population_hidden, xs))
@@ -181,7 +187,7 @@ def bench_stream(population: int, n_hidden: int, grid: BenchGrid, references: bo
     seconds = best_time(
         lambda: jax.block_until_ready(program(base, population_hidden, xs)), grid.repeats
     )
-    row = _row("stream", population, n_hidden, compile_seconds, seconds, population * steps)
+    row = _row("stream", network, population, compile_seconds, seconds, population * steps)
     row["gflops"] = stream_flops(population, n_hidden, steps) / seconds / 1e9
     row["matmul_gflops"] = matmul_gflops(population, n_hidden, grid.repeats)
     row["share_of_matmul_peak"] = row["gflops"] / row["matmul_gflops"]
@@ -216,10 +222,12 @@ def bench_stream(population: int, n_hidden: int, grid: BenchGrid, references: bo
 # --- whole ES generations on tasks ----------------------------------------------------------
 
 
-def bench_task(name: str, task, population: int, n_hidden: int, grid: BenchGrid) -> dict:
+def bench_task(
+    name: str, task, population: int, n_hidden: int, grid: BenchGrid, state_dtype: str
+) -> dict:
     config = RunConfig(
         task,
-        NetworkConfig(n_hidden=n_hidden),
+        NetworkConfig(n_hidden=n_hidden, state_dtype=state_dtype),
         StrategyConfig(population=population),
         trainable=PROPERTIES,
         generations=grid.generations,
@@ -233,23 +241,25 @@ def bench_task(name: str, task, population: int, n_hidden: int, grid: BenchGrid)
     jax.block_until_ready(program(states, None))  # first call: allocation, warm caches
     seconds = best_time(lambda: jax.block_until_ready(program(states, None)), grid.repeats)
     env_steps = training.env_steps_per_generation(spec, 1)
-    return _row(name, population, n_hidden, compile_seconds, seconds / grid.generations, env_steps)
+    per_generation = seconds / grid.generations
+    return _row(name, spec.network, population, compile_seconds, per_generation, env_steps)
 
 
-def _row(workload, population, n_hidden, compile_seconds, seconds, env_steps) -> dict:
+def _row(workload, network, population, compile_seconds, seconds, env_steps) -> dict:
     """Columns common to every workload; ``seconds`` per stream or per ES generation, and
     ``env_steps`` simulated in it (one neuron update per hidden neuron and step)."""
     return {
         "workload": workload,
         "population": population,
-        "n_hidden": n_hidden,
+        "n_hidden": network.n_hidden,
+        "state_dtype": network.state_dtype,
         "devices": jax.device_count(),
         "backend": jax.default_backend(),
         "compile_seconds": compile_seconds,
         "seconds": seconds,
         "calls_per_second": 1.0 / seconds,
         "env_steps_per_second": env_steps / seconds,
-        "neuron_updates_per_second": env_steps * n_hidden / seconds,
+        "neuron_updates_per_second": env_steps * network.n_hidden / seconds,
     }
 
 
@@ -259,17 +269,20 @@ TASKS = {
 }
 
 
-def run_bench(preset: str = "small", references: bool = True, progress=None) -> list[dict]:
-    """Every row of ``GRIDS[preset]``; ``progress(row)`` is called after each row."""
+def run_bench(
+    preset: str = "small", references: bool = True, progress=None, state_dtype: str = "float32"
+) -> list[dict]:
+    """Every row of ``GRIDS[preset]``; ``progress(row)`` is called after each row.
+    ``state_dtype`` is the networks' membrane-state dtype (the references stay float32)."""
     grid = GRIDS[preset]
     rows = []
     for population, n_hidden in grid.stream:
-        rows.append(bench_stream(population, n_hidden, grid, references))
+        rows.append(bench_stream(population, n_hidden, grid, references, state_dtype))
         if progress:
             progress(rows[-1])
     for name, task in TASKS.items():
         for population, n_hidden in grid.tasks:
-            rows.append(bench_task(name, task, population, n_hidden, grid))
+            rows.append(bench_task(name, task, population, n_hidden, grid, state_dtype))
             if progress:
                 progress(rows[-1])
     return rows
@@ -285,9 +298,9 @@ def _si(value: float | None) -> str:
 
 
 HEADER = (
-    "| workload | population | H | devices | s / call | calls / s | env steps / s "
+    "| workload | population | H | state | devices | s / call | calls / s | env steps / s "
     "| neuron updates / s | GFLOP/s (% of matmul) | vs naive JAX | vs PyTorch | compile s |\n"
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 )
 
 
@@ -304,6 +317,7 @@ def table_row(row: dict) -> str:
         row["workload"],
         str(row["population"]),
         str(row["n_hidden"]),
+        row["state_dtype"],
         str(row["devices"]),
         f"{row['seconds']:.3g}",
         f"{row['calls_per_second']:.3g}",

@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--no-references", action="store_true", help="skip the naive JAX and PyTorch references"
     )
+    bench.add_argument(
+        "--state-dtype",
+        default="float32",
+        choices=("float32", "bfloat16"),
+        help="membrane-state dtype of hetsnn's networks (default: float32)",
+    )
     return parser
 
 
@@ -86,7 +92,8 @@ def _bench(args) -> None:
         raise ConfigError(
             f"unknown bench preset {args.preset!r}: choose one of {sorted(bench.GRIDS)}"
         )
-    out = args.out or Path("runs") / f"bench-{args.preset}"
+    suffix = "" if args.state_dtype == "float32" else f"-{args.state_dtype}"
+    out = args.out or Path("runs") / f"bench-{args.preset}{suffix}"
     import jax
 
     print(f"backend {jax.default_backend()}, {jax.device_count()} device(s); torch reference: "
@@ -95,6 +102,7 @@ def _bench(args) -> None:
     rows = bench.run_bench(
         args.preset,
         references=not args.no_references,
+        state_dtype=args.state_dtype,
         progress=lambda row: print(bench.table_row(row), flush=True),
     )
     storage.write_json(out / "bench.json", rows)

@@ -15,6 +15,7 @@ from hetsnn.tasks import Task, task_from_dict
 
 STRATEGY_NAMES = ("pgpe", "open_es", "snes", "cma_es")
 GRADIENT_NAMES = ("adam", "sgd")
+STATE_DTYPES = ("float32", "bfloat16")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -85,9 +86,14 @@ class NetworkConfig:
     surrogate: str = "arctan"
     surrogate_alpha: float = 2.0
     detach_reset: bool = False
+    state_dtype: str = "float32"
 
     def __post_init__(self):
         _positive_int(self.n_hidden, "network.n_hidden")
+        _check(
+            self.state_dtype in STATE_DTYPES,
+            f"network.state_dtype {self.state_dtype!r} is unknown: choose one of {STATE_DTYPES}",
+        )
         _positive_int(self.steps_per_input, "network.steps_per_input")
         _finite(self.readout_tau, "network.readout_tau")
         _check(

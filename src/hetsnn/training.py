@@ -56,6 +56,7 @@ class RunSpec:
             surrogate=net.surrogate,
             surrogate_alpha=net.surrogate_alpha,
             detach_reset=net.detach_reset,
+            state_dtype=net.state_dtype,
         )
         return cls(network, Genome(config.trainable), task, config.optimiser)
 
