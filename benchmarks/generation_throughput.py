@@ -18,9 +18,9 @@ import json
 import time
 
 import jax
-import numpy as np
 
 from hetsnn import training
+from hetsnn.bench import best_time
 from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
 from hetsnn.data.images import DataNotFound
 from hetsnn.genome import PROPERTIES, WEIGHTS
@@ -52,11 +52,7 @@ def measure(task, n_hidden, trainable, population: int, generations: int, repeat
     start = time.perf_counter()
     program = training.compiled_chunk(spec, generations, 1)
     compile_seconds = time.perf_counter() - start
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        states, _ = jax.block_until_ready(program(states, data))
-        best = min(best, time.perf_counter() - start)
+    best = best_time(lambda: jax.block_until_ready(program(states, data)), repeats)
     per_generation = best / generations
     steps = training.env_steps_per_generation(spec, 1)
 
@@ -65,12 +61,12 @@ def measure(task, n_hidden, trainable, population: int, generations: int, repeat
     seed_state = jax.tree.map(lambda x: x[0], states)
     population_vectors, _ = evolution.maximiser(spec).ask(jax.random.key(1), seed_state.search)
     key = jax.random.key(2)
-    naive = np.inf
-    for _ in range(2):  # the first pass compiles the fitness and the indexing ops
-        start = time.perf_counter()
+
+    def naive_population():
         for member in population_vectors:
             jax.block_until_ready(one(member, seed_state.base, key, data))
-        naive = min(naive, time.perf_counter() - start)
+
+    naive = best_time(naive_population, 2)  # the first pass compiles fitness and indexing
     return {
         "population": population,
         "compile_seconds": round(compile_seconds, 2),

@@ -165,7 +165,7 @@ def torch_stream(base, population_hidden, xs, dt: float = 5.0, readout_tau: floa
     return readout.numpy()
 
 
-def _torch_available() -> bool:
+def torch_available() -> bool:
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -204,7 +204,7 @@ def bench_stream(
         naive_seconds = best_time(naive, grid.repeats) * population / sample
         row["naive_jax_seconds"] = naive_seconds
         row["speedup_vs_naive_jax"] = naive_seconds / seconds
-        if _torch_available():
+        if torch_available():
             torch_seconds = best_time(
                 lambda: torch_stream(base, population_hidden, xs), grid.repeats
             )

@@ -86,6 +86,8 @@ def _run(args) -> None:
 
 
 def _bench(args) -> None:
+    import jax
+
     from hetsnn import bench, storage
 
     if args.preset not in bench.GRIDS:
@@ -94,10 +96,8 @@ def _bench(args) -> None:
         )
     suffix = "" if args.state_dtype == "float32" else f"-{args.state_dtype}"
     out = args.out or Path("runs") / f"bench-{args.preset}{suffix}"
-    import jax
-
-    print(f"backend {jax.default_backend()}, {jax.device_count()} device(s); torch reference: "
-          f"{'yes' if bench._torch_available() else 'not installed'}")  # fmt: skip
+    print(f"backend {jax.default_backend()}, {jax.device_count()} device(s); "
+          f"torch reference: {'yes' if bench.torch_available() else 'not installed'}")  # fmt: skip
     print(bench.HEADER, flush=True)
     rows = bench.run_bench(
         args.preset,

@@ -99,10 +99,19 @@ def init_states(spec: RunSpec, neuron: NeuronConfig, seed: int, seeds: int):
     Seed ``s`` uses ``fold_in(key(seed), s)``. The init program does not depend on the
     task, so every task and every tau_m shares it.
     """
-    root = jax.random.key(seed)
-    keys = jax.vmap(lambda s: jax.random.fold_in(root, s))(jnp.arange(seeds))
+    keys = seed_keys(jax.random.key(seed), seeds)
     hidden = homogeneous_hidden(spec.network.n_hidden, neuron)
     return _init_states(dataclasses.replace(spec, task=None), hidden, keys)
+
+
+def seed_keys(root: jax.Array, seeds: int) -> jax.Array:
+    """``(seeds,)`` keys, seed ``s`` getting ``fold_in(root, s)``."""
+    return jax.vmap(lambda s: jax.random.fold_in(root, s))(jnp.arange(seeds))
+
+
+def centre_params(spec: RunSpec, state) -> NetworkParams:
+    """Full network parameters of one seed's current solution."""
+    return spec.genome.unflatten(spec.trainer.centre(spec, state), state.base)
 
 
 @functools.lru_cache(maxsize=64)
@@ -126,8 +135,7 @@ def compiled_chunk(spec: RunSpec, length: int, seeds: int):
 @functools.partial(jax.jit, static_argnames=("spec", "episodes"))
 def _evaluate_centres(spec: RunSpec, states, data, key: jax.Array, episodes: int) -> jax.Array:
     def one(state):
-        params = spec.genome.unflatten(spec.trainer.centre(spec, state), state.base)
-        return spec.task.final_score(spec.network, params, key, data, episodes)
+        return spec.task.final_score(spec.network, centre_params(spec, state), key, data, episodes)
 
     return jax.vmap(one)(states)
 
@@ -146,8 +154,7 @@ def evaluate_centres(spec: RunSpec, states, data, episodes: int, seed: int) -> j
 @functools.partial(jax.jit, static_argnames=("spec",))
 def _probe(spec: RunSpec, states, data, keys: jax.Array):
     def one(state, key):
-        params = spec.genome.unflatten(spec.trainer.centre(spec, state), state.base)
-        return spec.task.probe(spec.network, params, data, key)
+        return spec.task.probe(spec.network, centre_params(spec, state), data, key)
 
     return jax.vmap(one)(states, keys)
 
@@ -159,18 +166,13 @@ def probe(spec: RunSpec, states, data, seed: int) -> dict | None:
     if not spec.task.has_probe:
         return None
     root = jax.random.fold_in(jax.random.key(seed), _PROBE_STREAM)
-    seeds = jax.tree.leaves(states)[0].shape[0]
-    keys = jax.vmap(lambda s: jax.random.fold_in(root, s))(jnp.arange(seeds))
+    keys = seed_keys(root, jax.tree.leaves(states)[0].shape[0])
     return _probe(spec, states, data, keys)
 
 
 def centres(spec: RunSpec, states) -> NetworkParams:
     """Full network parameters of each seed's current solution (leading axis: seeds)."""
-
-    def one(state):
-        return spec.genome.unflatten(spec.trainer.centre(spec, state), state.base)
-
-    return jax.vmap(one)(states)
+    return jax.vmap(lambda state: centre_params(spec, state))(states)
 
 
 def env_steps_per_generation(spec: RunSpec, seeds: int) -> int:

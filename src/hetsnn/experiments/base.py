@@ -151,7 +151,8 @@ def run_experiment(
             f"{out} is not empty and holds no hetsnn experiment: choose another --out"
         )
     for task in dict.fromkeys(p.config.task for p in points):  # fail before writing anything
-        task.load_data("train"), task.load_data("test")
+        for split in ("train", "test"):
+            task.load_data(split)
     storage.write_json(path, wanted)
 
     bar = tqdm(points, desc=f"{experiment.name}/{preset}", unit="run", disable=not progress)

@@ -190,7 +190,11 @@ class GymnaxTask:
         return None
 
 
-def require_positive(task, field: str) -> None:
+def require_positive(task, field: str, *, optional: bool = False) -> None:
+    """A positive integer field (or None, meaning "all", when ``optional``)."""
     value = getattr(task, field)
+    if optional and value is None:
+        return
     if not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"task {task.name}: {field} must be a positive integer, got {value!r}")
+        what = "a positive integer or null (all)" if optional else "a positive integer"
+        raise ConfigError(f"task {task.name}: {field} must be {what}, got {value!r}")

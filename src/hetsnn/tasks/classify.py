@@ -56,20 +56,17 @@ class ImageData:
     std: jax.Array
 
 
+def correct(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """``(B,)`` bool: the arg-max of the logits is the label."""
+    return jnp.argmax(logits, axis=-1) == labels
+
+
 @cache
 def pixel_statistics(dataset: str) -> tuple[float, float]:
     """Mean and std of all training pixels on a 0..1 scale (MNIST: 0.1307, 0.3081)."""
     images, _ = load_dataset(dataset, "train")
     pixels = images.astype(np.float64) / 255.0
     return float(pixels.mean()), float(pixels.std())
-
-
-def _optional_positive(task, field: str) -> None:
-    value = getattr(task, field)
-    if value is not None and (not isinstance(value, int) or value <= 0):
-        raise ConfigError(
-            f"task {task.name}: {field} must be a positive integer or null (all), got {value!r}"
-        )
 
 
 @dataclass(frozen=True)
@@ -109,7 +106,7 @@ class ClassificationTask:
         for field in ("batch", "probe_images", "probe_neurons", "eval_chunk"):
             require_positive(self, field)
         for field in ("train_images", "test_images"):
-            _optional_positive(self, field)
+            require_positive(self, field, optional=True)
 
     # --- sizes and accounting (see tasks.base for the interface) ----------------------
     n_inputs: ClassVar[int] = N_PIXELS
@@ -179,7 +176,7 @@ class ClassificationTask:
     def scores(self, logits: jax.Array, labels: jax.Array) -> jax.Array:
         """Per-image fitness ``(B,)``: negative cross-entropy, or 1.0 if correct."""
         if self.fitness == "accuracy":
-            return (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)
+            return correct(logits, labels).astype(jnp.float32)
         return -optax.softmax_cross_entropy_with_integer_labels(logits, labels)
 
     def evaluate(
@@ -205,12 +202,12 @@ class ClassificationTask:
         chunk = min(self.eval_chunk, data.labels.shape[0])
         images, labels, valid = self._chunked(data, chunk)
 
-        def correct(args):
+        def count_correct(args):
             images, labels, valid = args
             logits, _, _ = self.forward(network, params, self.standardise(images, data))
-            return ((jnp.argmax(logits, axis=-1) == labels) & valid).sum()
+            return (correct(logits, labels) & valid).sum()
 
-        return jax.lax.map(correct, (images, labels, valid)).sum() / data.labels.shape[0]
+        return jax.lax.map(count_correct, (images, labels, valid)).sum() / data.labels.shape[0]
 
     def probe(self, network: FeedforwardSNN, params: NetworkParams, data: ImageData, key):
         """Firing rates in Hz on the first ``probe_images`` images of ``data``.
