@@ -7,7 +7,7 @@ from hetsnn import storage
 from hetsnn.cli import main
 from hetsnn.experiments import EXPERIMENTS, get_experiment, run_experiment
 from hetsnn.experiments.base import MANIFEST
-from hetsnn.genome import PROPERTIES
+from hetsnn.genome import WEIGHTS
 from hetsnn.report import build_report, pooled_mean_std
 from hetsnn.run import RESULT
 from hetsnn.training import RunSpec
@@ -21,7 +21,7 @@ def test_every_preset_builds_valid_points_with_matched_budgets(experiment, prese
     assert len({p.name for p in points}) == len(points)
     for x in {p.x for p in points}:
         specs = [RunSpec.from_config(p.config) for p in points if p.x == x]
-        budget = max(s.num_dims for s in specs if s.genome.trainable == PROPERTIES)
+        budget = max(s.num_dims for s in specs if WEIGHTS not in s.genome.trainable)
         for spec in specs:  # every arm within one hidden neuron of the budget (the paper's
             # MNIST weight arm, H = 42, is one above the nearest size, 41)
             step = spec.genome.per_hidden_neuron(spec.network.n_in, spec.network.n_out)

@@ -223,6 +223,12 @@ class RunConfig:
         _positive_int(self.chunk, "chunk")
         _positive_int(self.eval_episodes, "eval_episodes")
         _check(isinstance(self.seed, int) and self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+        if isinstance(self.optimiser, GradientConfig):
+            _check(
+                self.task.supervised or hasattr(self.task, "sample_episode"),
+                f"task {self.task.name} has no sampled policy for REINFORCE: train it with an "
+                f"evolution strategy (optimiser.name one of {STRATEGY_NAMES})",
+            )
 
     def replace(self, **changes) -> "RunConfig":
         return dataclasses.replace(self, **changes)

@@ -11,7 +11,11 @@
 * ``firing-<x>.png`` (runs with firing-rate probes, e.g. classification): heat maps of the
   per-class mean firing rate of the probed hidden neurons (neurons x classes), one row per
   arm, one column per recorded generation (seed 0);
-* ``firing-rate.png``: the mean firing rate of all hidden neurons over training, per arm.
+* ``firing-rate.png``: the mean firing rate of all hidden neurons over training, per arm;
+* the experiment's own sections (``Experiment.sections``), appended to ``table.md``: the
+  ablation table, Shapley values and ``shapley.png`` (:mod:`hetsnn.analysis.ablation`);
+  learned vs measured time constants, ``taudist.csv`` and ``taudist.png``
+  (:mod:`hetsnn.analysis.taudist`).
 """
 
 import csv
@@ -144,7 +148,7 @@ def reward_figure(manifest: dict, rows: list[dict], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    _save_figure(fig, path)
+    save_figure(fig, path)
 
 
 def curves_figure(run_dir: Path, manifest: dict, path: Path) -> None:
@@ -178,7 +182,7 @@ def curves_figure(run_dir: Path, manifest: dict, path: Path) -> None:
     handles = [plt.Line2D([], [], color=c, label=a) for a, c in colours.items()]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    _save_figure(fig, path)
+    save_figure(fig, path)
 
 
 def membrane_summary(run_dir: Path, manifest: dict) -> list[dict]:
@@ -214,7 +218,7 @@ def membrane_figure(manifest: dict, rows: list[dict], path: Path) -> None:
         ax.legend(fontsize=6, title="share of |dv/dv_prev| > 1", title_fontsize=6)
     axes[0, 0].set_ylabel("density during BPTT training")
     fig.tight_layout()
-    _save_figure(fig, path)
+    save_figure(fig, path)
 
 
 def probe_summary(run_dir: Path, manifest: dict) -> list[dict]:
@@ -281,7 +285,7 @@ def firing_heatmaps(rows: list[dict], x: float, x_label: str, path: Path) -> Non
     fig.tight_layout(rect=(0, 0, 0.86, 0.97))
     colourbar = fig.add_axes((0.88, 0.15, 0.02, 0.7))
     fig.colorbar(image, cax=colourbar, label="Hz")
-    _save_figure(fig, path)
+    save_figure(fig, path)
 
 
 def firing_rate_figure(manifest: dict, rows: list[dict], path: Path) -> None:
@@ -300,14 +304,21 @@ def firing_rate_figure(manifest: dict, rows: list[dict], path: Path) -> None:
         ax.legend(fontsize=7)
     axes[0, 0].set_ylabel("mean hidden firing rate (Hz)")
     fig.tight_layout()
-    _save_figure(fig, path)
+    save_figure(fig, path)
 
 
-def _save_figure(fig, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
     storage.atomic_write_bytes(path, buffer.getvalue())
+
+
+def _section(name: str):
+    """An experiment's extra report section: ``section(run_dir, manifest, out) -> markdown``."""
+    from hetsnn.analysis import ablation, taudist
+
+    return {"ablation": ablation.report_section, "taudist": taudist.report_section}[name]
 
 
 def build_report(run_dir: Path) -> str:
@@ -349,5 +360,11 @@ def build_report(run_dir: Path) -> str:
             f"(generation {r['generations'][-1]})\n"
             for r in probes
         )
+        storage.atomic_write_bytes(out / "table.md", table.encode())
+    from hetsnn.experiments import EXPERIMENTS
+
+    experiment = EXPERIMENTS.get(manifest["experiment"])
+    for name in experiment.sections if experiment else ():
+        table += _section(name)(run_dir, manifest, out)
         storage.atomic_write_bytes(out / "table.md", table.encode())
     return table

@@ -7,7 +7,8 @@ A run directory holds::
     checkpoint.npz   the stacked SeedState after the last finished chunk
     probes.jsonl     the task's recordings of each seed's current solution at generation 0
                      and after every chunk (tasks with a probe only, e.g. firing rates)
-    result.json      final evaluation and timings (written last; its presence = done)
+    result.json      final evaluation (and the untrained network's, as a baseline) and
+                     timings (written last; its presence = done)
     centres.npz      each seed's final hidden-layer properties and weights
 
 After an interruption the run continues from ``checkpoint.npz``: every generation whose
@@ -152,9 +153,14 @@ def _final_result(
     config, spec, states, test_data, run_dir, compile_seconds, train_seconds, trained
 ) -> dict:
     seeds = config.seeds
-    centre_rewards = np.asarray(
-        training.evaluate_centres(spec, states, test_data, config.eval_episodes, config.seed)
-    )
+
+    def score(states):
+        return training.evaluate_centres(spec, states, test_data, config.eval_episodes, config.seed)
+
+    centre_rewards = np.asarray(score(states))
+    # the untrained network (generation 0) on the same episodes: the baseline of every gain
+    initial = training.init_states(spec, config.network.neuron, config.seed, seeds)
+    initial_rewards = np.asarray(score(initial))
     centres = training.centres(spec, states)
     storage.save_arrays(
         run_dir / CENTRES,
@@ -172,6 +178,7 @@ def _final_result(
         "trainable_parameters": spec.num_dims,
         "training_episodes_per_generation": spec.trainer.training_episodes_per_generation(spec),
         "final_centre_reward": centre_rewards.tolist(),
+        "initial_centre_reward": initial_rewards.tolist(),
         "last_generation_reward_mean": last["reward_mean"],
         "last_generation_reward_std": last["reward_std"],
         "timing": {

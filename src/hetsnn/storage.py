@@ -108,6 +108,12 @@ def save_arrays(path: Path, **arrays) -> None:
         raise
 
 
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays saved by :func:`save_arrays`, by name."""
+    with np.load(path) as stored:
+        return {name: stored[name] for name in stored.files}
+
+
 def load_pytree(path: Path, template: Any) -> tuple[Any, dict]:
     """Load leaves saved by :func:`save_pytree` into the structure of ``template``.
 

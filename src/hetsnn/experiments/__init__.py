@@ -1,7 +1,7 @@
 """Experiment registry: one module per paper experiment, one entry each."""
 
 from hetsnn.errors import ConfigError
-from hetsnn.experiments import bp_vs_es, cartpole, classify, memory
+from hetsnn.experiments import ablation, bp_vs_es, cartpole, classify, control, memory
 from hetsnn.experiments.base import Experiment, Point, run_experiment
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -13,6 +13,8 @@ EXPERIMENTS: dict[str, Experiment] = {
         bp_vs_es.LR_EXPERIMENT,
         bp_vs_es.SURROGATE_EXPERIMENT,
         classify.EXPERIMENT,
+        control.EXPERIMENT,
+        ablation.EXPERIMENT,
     )
 }
 

@@ -51,6 +51,7 @@ class Experiment:
     presets: dict[str, Any]
     make_points: Callable[[Any], list[Point]]
     curve_x: str = "generation"  # learning curves against "generation" or "episodes" seen
+    sections: tuple[str, ...] = ()  # extra report sections (names in hetsnn.report.SECTIONS)
 
     def resolve(self, preset: str, overrides: dict | None = None) -> Any:
         """The preset's settings with ``overrides`` applied (None values ignored)."""

@@ -5,11 +5,12 @@ from hetsnn.errors import ConfigError
 from hetsnn.tasks.base import GymnaxTask
 from hetsnn.tasks.cartpole import CartPoleTask
 from hetsnn.tasks.classify import ClassificationTask
+from hetsnn.tasks.control import BraxTask
 from hetsnn.tasks.memory import MemoryTask
 
-Task = GymnaxTask | ClassificationTask
+Task = GymnaxTask | ClassificationTask | BraxTask
 TASKS: dict[str, type[Task]] = {
-    cls.name: cls for cls in (MemoryTask, CartPoleTask, ClassificationTask)
+    cls.name: cls for cls in (MemoryTask, CartPoleTask, ClassificationTask, BraxTask)
 }
 
 
@@ -27,6 +28,7 @@ def task_from_dict(data: dict) -> Task:
 
 __all__ = [
     "TASKS",
+    "BraxTask",
     "CartPoleTask",
     "ClassificationTask",
     "GymnaxTask",

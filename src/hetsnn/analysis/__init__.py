@@ -1,0 +1,1 @@
+"""Analyses of finished runs: exact Shapley values, fitted time-constant distributions."""

@@ -1,0 +1,131 @@
+"""Exact Shapley values, distribution fits and the Allen Cell Types loader (no JAX)."""
+
+import io
+import itertools
+
+import numpy as np
+import pytest
+from conftest import SHARED_DATA
+
+from hetsnn.analysis.distributions import fit, fit_all
+from hetsnn.analysis.shapley import coalitions, shapley_values
+from hetsnn.data import allen, images
+from hetsnn.data.images import DataNotFound
+
+
+def test_shapley_values_of_a_hand_computed_three_player_game():
+    # v(A)=v(B)=v(C)=0, v(AB)=90, v(AC)=80, v(BC)=70, v(ABC)=120. By hand, with weights
+    # 1/3 (|S|=0), 1/6 (|S|=1), 1/3 (|S|=2):
+    # phi_A = 90/6 + 80/6 + (120-70)/3 = 45; phi_B = 90/6 + 70/6 + (120-80)/3 = 40;
+    # phi_C = 80/6 + 70/6 + (120-90)/3 = 35.
+    v = {frozenset(): 0.0, frozenset("A"): 0.0, frozenset("B"): 0.0, frozenset("C"): 0.0}
+    v |= {frozenset("AB"): 90.0, frozenset("AC"): 80.0, frozenset("BC"): 70.0}
+    v[frozenset("ABC")] = 120.0
+    phi = shapley_values("ABC", v)
+    assert phi == pytest.approx({"A": 45.0, "B": 40.0, "C": 35.0})
+
+
+def test_shapley_values_are_efficient_symmetric_and_zero_for_a_null_player():
+    rng = np.random.default_rng(0)
+    players = ["tau_m", "v_th", "v_rest", "R"]
+    v = {s: float(rng.normal()) for s in coalitions(players)}
+    phi = shapley_values(players, v)
+    assert sum(phi.values()) == pytest.approx(v[frozenset(players)] - v[frozenset()])
+
+    # R adds nothing anywhere; tau_m and v_th are interchangeable.
+    def value(s):
+        core = s - {"R"}
+        return 3.0 * len(core & {"tau_m", "v_th"}) + 1.0 * ("v_rest" in core) + 0.5
+
+    phi = shapley_values(players, {s: value(s) for s in coalitions(players)})
+    assert phi["R"] == pytest.approx(0.0)
+    assert phi["tau_m"] == pytest.approx(phi["v_th"]) == pytest.approx(3.0)
+    assert phi["v_rest"] == pytest.approx(1.0)
+
+
+def test_shapley_values_need_every_coalition_and_distinct_players():
+    v = {s: 1.0 for s in coalitions("AB")}
+    del v[frozenset("A")]
+    with pytest.raises(ValueError, match="missing"):
+        shapley_values("AB", v)
+    with pytest.raises(ValueError, match="distinct"):
+        shapley_values("AA", {s: 1.0 for s in coalitions("A")})
+    assert len(coalitions(range(4))) == 16 and coalitions("AB")[0] == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("family", "sample", "shape", "scale"),
+    [
+        ("gamma", lambda rng: rng.gamma(3.0, 7.0, 20_000), 3.0, 7.0),
+        ("lognormal", lambda rng: np.exp(rng.normal(np.log(20.0), 0.4, 20_000)), 0.4, 20.0),
+    ],
+)
+def test_fits_recover_shape_and_scale(family, sample, shape, scale):
+    result = fit(sample(np.random.default_rng(1)), family)
+    assert result.shape == pytest.approx(shape, rel=0.04)
+    assert result.scale == pytest.approx(scale, rel=0.04)
+    assert result.n == 20_000 and result.ks_statistic < 0.02
+    other = fit_all(sample(np.random.default_rng(1)))
+    better = max(other.values(), key=lambda f: f.log_likelihood)
+    assert better.family == family  # the true family has the higher likelihood
+
+
+def test_fits_reject_bad_samples():
+    with pytest.raises(ValueError, match="positive"):
+        fit([1.0, -2.0, 3.0], "gamma")
+    with pytest.raises(ValueError, match="positive"):
+        fit([1.0], "gamma")
+    with pytest.raises(ValueError, match="unknown family"):
+        fit([1.0, 2.0], "weibull")
+
+
+@pytest.mark.skipif(
+    not (SHARED_DATA / allen.FOLDER / allen.FILENAME).exists(), reason="no Allen table"
+)
+def test_allen_populations_of_the_shared_table(monkeypatch, tmp_path):
+    monkeypatch.setenv(images.CACHE_ENV, str(tmp_path))
+    rows = allen.read_table(SHARED_DATA, download=False)
+    assert len(rows) == 2333
+    mouse, human = (allen.membrane_time_constants(rows, p) for p in allen.POPULATIONS)
+    assert (mouse.size, human.size) == (290, 236)  # SCIENCE.md / the data README
+    assert np.all(mouse > 0) and np.all(human > 0)
+    assert 15 < np.median(mouse) < np.median(human) < 40  # human pyramidal cells are slower
+
+
+def test_allen_table_is_downloaded_once_then_read_from_the_cache(monkeypatch, tmp_path):
+    columns = ",".join(allen.REQUIRED_COLUMNS)
+    table = f"{columns}\nMus musculus,VISp,4,spiny,21.5\nHomo Sapiens,MTG,3,spiny,30\n"
+    calls = []
+
+    def urlopen(url, timeout):
+        calls.append(url)
+        return io.BytesIO(table.encode())
+
+    monkeypatch.delenv(images.DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv(images.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(allen.urllib.request, "urlopen", urlopen)
+    for _ in range(2):
+        rows = allen.read_table()
+        taus = [allen.membrane_time_constants(rows, p) for p in allen.POPULATIONS]
+        assert [t.tolist() for t in taus] == [[21.5], [30.0]]
+    assert calls == [allen.API_URL]  # the second read came from the cache
+    assert (tmp_path / allen.FOLDER / allen.FILENAME).read_text() == table
+
+
+def test_allen_table_missing_without_download_names_both_remedies(monkeypatch, tmp_path):
+    monkeypatch.delenv(images.DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv(images.CACHE_ENV, str(tmp_path))
+    with pytest.raises(DataNotFound, match="HETSNN_DATA_DIR.*network"):
+        allen.read_table(download=False)
+    (tmp_path / allen.FOLDER).mkdir()
+    (tmp_path / allen.FOLDER / allen.FILENAME).write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not an Allen"):
+        allen.read_table(download=False)
+
+
+def test_coalitions_are_all_subsets_in_size_order():
+    subsets = coalitions("ABC")
+    assert [len(s) for s in subsets] == [0, 1, 1, 1, 2, 2, 2, 3]
+    assert set(subsets) == {
+        frozenset(c) for k in range(4) for c in itertools.combinations("ABC", k)
+    }
