@@ -1,4 +1,5 @@
-"""Exact Shapley values, distribution fits and the Allen Cell Types loader (no JAX)."""
+"""Exact Shapley values, distribution fits, the Allen Cell Types loader and the van Rossum
+distance."""
 
 import io
 import itertools
@@ -9,6 +10,11 @@ from conftest import SHARED_DATA
 
 from hetsnn.analysis.distributions import fit, fit_all
 from hetsnn.analysis.shapley import coalitions, shapley_values
+from hetsnn.analysis.spike_distance import (
+    pairwise_van_rossum,
+    spike_pattern_diversity,
+    van_rossum_distance,
+)
 from hetsnn.data import allen, images
 from hetsnn.data.images import DataNotFound
 
@@ -129,3 +135,32 @@ def test_coalitions_are_all_subsets_in_size_order():
     assert set(subsets) == {
         frozenset(c) for k in range(4) for c in itertools.combinations("ABC", k)
     }
+
+
+def test_van_rossum_distance_of_hand_computed_cases():
+    # one spike against none: D^2 = 1/2; single spikes Delta apart: D^2 = 1 - exp(-Delta/tau)
+    assert van_rossum_distance([3.0], [], tau=10.0) == pytest.approx(np.sqrt(0.5))
+    assert van_rossum_distance([0.0], [5.0], tau=10.0) == pytest.approx(np.sqrt(1 - np.exp(-0.5)))
+    assert van_rossum_distance([1.0, 7.0], [1.0, 7.0], tau=4.0) == 0.0
+    # two spikes 10 apart against none: D^2 = 1/2 (1 + 1 + 2 e^-1)
+    expected = np.sqrt(0.5 * (2 + 2 * np.exp(-1.0)))
+    assert van_rossum_distance([0.0, 10.0], [], tau=10.0) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="tau"):
+        van_rossum_distance([1.0], [2.0], tau=0.0)
+
+
+def test_pairwise_van_rossum_of_a_raster_matches_spike_times():
+    rng = np.random.default_rng(3)
+    raster = (rng.random((60, 5)) < 0.15).astype(np.float32)
+    dt, tau = 5.0, 20.0
+    distances = np.asarray(pairwise_van_rossum(raster, dt, tau))
+    times = [np.flatnonzero(raster[:, n]) * dt for n in range(5)]
+    for i, j in itertools.product(range(5), repeat=2):
+        assert distances[i, j] == pytest.approx(
+            van_rossum_distance(times[i], times[j], tau), abs=2e-3
+        )
+    assert np.all(np.diag(distances) == 0)
+    diversity = float(spike_pattern_diversity(raster, dt, tau))
+    assert diversity == pytest.approx(distances[~np.eye(5, dtype=bool)].mean(), rel=1e-6)
+    identical = np.repeat(raster[:, :1], 3, axis=1)
+    assert float(spike_pattern_diversity(identical, dt, tau)) == pytest.approx(0.0, abs=1e-3)

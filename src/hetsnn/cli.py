@@ -8,6 +8,18 @@ from pathlib import Path
 from hetsnn.data.images import DATA_DIR_ENV, DataNotFound
 from hetsnn.errors import ConfigError, RunDirError
 
+DATA_DIR_HELP = (
+    "folder with mnist/, fashion-mnist/ (IDX files) and allen-cell-types/ (sets "
+    "HETSNN_DATA_DIR; default: the environment variable, else the cache, else a download)"
+)
+
+
+def _use_data_dir(data_dir: Path | None) -> None:
+    if data_dir is not None:
+        if not data_dir.is_dir():
+            raise ConfigError(f"--data-dir {data_dir} is not a directory")
+        os.environ[DATA_DIR_ENV] = str(data_dir.resolve())
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -24,17 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="continue the run in --out")
     run.add_argument("--seeds", type=int, help="override the preset's number of seeds")
     run.add_argument("--generations", type=int, help="override the preset's generations")
-    run.add_argument(
-        "--data-dir",
-        type=Path,
-        help="folder with mnist/ and fashion-mnist/ IDX files (sets HETSNN_DATA_DIR; "
-        "default: the environment variable, else the cache, else a download)",
-    )
+    run.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--no-report", action="store_true", help="do not build the report")
 
     report = commands.add_parser("report", help="build tables and figures from a run directory")
     report.add_argument("run_dir", type=Path)
+    report.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
     bench = commands.add_parser("bench", help="measure throughput against reference code")
     bench.add_argument("--preset", default="small", help="smoke | small | full (default: small)")
@@ -66,10 +74,7 @@ def _run(args) -> None:
 
     experiment = get_experiment(args.experiment)
     experiment.resolve(args.preset)  # fail fast on a bad preset name
-    if args.data_dir is not None:
-        if not args.data_dir.is_dir():
-            raise ConfigError(f"--data-dir {args.data_dir} is not a directory")
-        os.environ[DATA_DIR_ENV] = str(args.data_dir.resolve())
+    _use_data_dir(args.data_dir)
     out = args.out or Path("runs") / f"{experiment.name}-{args.preset}"
     overrides = {"seeds": args.seeds, "generations": args.generations}
     run_experiment(
@@ -121,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "report":
             from hetsnn.report import build_report
 
+            _use_data_dir(args.data_dir)
             print(build_report(args.run_dir))
             print(f"figures and tables in {args.run_dir / 'report'}")
         elif args.command == "bench":

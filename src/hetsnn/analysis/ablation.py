@@ -103,7 +103,8 @@ def report_section(run_dir: Path, manifest: dict, out: Path) -> str:
         "",
         "Cells: return of the final centre, mean ± std over seeds (in brackets: all "
         "individuals of the last generation, pooled over seeds). Last row (nothing trained): "
-        "the untrained networks, every run's generation-0 centre pooled over runs and seeds.",
+        "the untrained networks, every run's generation-0 centre pooled over runs and seeds. "
+        "The subset numbers of the first table follow these rows' order.",
     ]
 
     tables = {env: shapley_table(games[env], players) for env in envs}

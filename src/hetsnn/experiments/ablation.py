@@ -70,16 +70,16 @@ def make_points(s: AblationSettings) -> list[Point]:
 
 
 PRESETS = {
+    # CartPole: 15 Brax programs would take 15-20 minutes to compile on a laptop
     "smoke": AblationSettings(
-        envs=("hopper",),
+        envs=("cartpole",),
         budget=48,
         population=4,
         generations=2,
         seeds=1,
         chunk=1,
-        max_steps=20,
+        max_steps=50,
         eval_episodes=2,
-        normaliser_episodes=2,
     ),
     "small": AblationSettings(
         envs=("hopper",),
