@@ -2,22 +2,21 @@
 
 The table is the database's specimen export (``cell_types_specimen_details.csv``: one row
 per recorded cell, ``ef__tau`` the membrane time constant in ms). Where it comes from, in
-this order, as for the image data sets: ``data_dir`` or ``$HETSNN_DATA_DIR`` (a folder
-holding ``allen-cell-types/cell_types_specimen_details.csv``, e.g. ``../shared/data``),
-the cache ``$HETSNN_CACHE`` (default ``~/.cache/hetsnn``), then a download of the same
-table through the Allen Brain Map API (RMA query of ``ApiCellTypesSpecimenDetail``).
+this order: the data folder and the cache of :mod:`hetsnn.data.locations` (holding
+``allen-cell-types/cell_types_specimen_details.csv``; e.g. ``../shared/data``), then a
+download of the same table through the Allen Brain Map API (RMA query of
+``ApiCellTypesSpecimenDetail``) into the cache.
 """
 
 import csv
 import io
-import os
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from hetsnn.data.images import CACHE_ENV, DATA_DIR_ENV, DataNotFound
+from hetsnn.data.locations import not_found, search_folders
 from hetsnn.storage import atomic_write_bytes
 
 FOLDER, FILENAME = "allen-cell-types", "cell_types_specimen_details.csv"
@@ -62,9 +61,8 @@ POPULATIONS = (
 
 def read_table(data_dir: Path | None = None, *, download: bool = True) -> list[dict]:
     """Rows of the specimen table as dicts of strings."""
-    data_dir = data_dir or os.environ.get(DATA_DIR_ENV)
-    cache = Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "hetsnn"))
-    for folder in ([Path(data_dir)] if data_dir else []) + [cache]:
+    folders, cache = search_folders(data_dir)
+    for folder in folders:
         path = folder / FOLDER / FILENAME
         if path.exists():
             return _parse(path.read_text(encoding="utf-8"), str(path))
@@ -78,11 +76,7 @@ def read_table(data_dir: Path | None = None, *, download: bool = True) -> list[d
             return rows
         except OSError as error:
             problem = f"the download failed ({error})"
-    raise DataNotFound(
-        f"{FOLDER}/{FILENAME} not found in {data_dir or '(no data dir)'} or {cache}, and "
-        f"{problem}: set {DATA_DIR_ENV} (or --data-dir) to a folder holding {FOLDER}/{FILENAME}, "
-        "or allow the download on a machine with network access"
-    )
+    raise not_found(f"{FOLDER}/{FILENAME}", folders, problem)
 
 
 def _parse(text: str, origin: str) -> list[dict]:

@@ -1,18 +1,15 @@
 """MNIST and Fashion-MNIST from their canonical IDX files.
 
-Where the files come from, in this order:
-1. ``data_dir`` (an argument) or the environment variable ``HETSNN_DATA_DIR``: a folder with
-   ``<dataset>/<file>.gz`` (or the decompressed files), e.g. ``../shared/data`` on offline
-   machines;
-2. the cache ``$HETSNN_CACHE`` (default ``~/.cache/hetsnn``), filled by
-3. a download from the data set's public mirror, checked against the SHA-256 of the
-   decompressed content (gzip re-compression changes the ``.gz`` bytes, not the content).
+Where the files come from, in this order: the data folder and the cache of
+:mod:`hetsnn.data.locations` (holding ``<dataset>/<file>.gz`` or the decompressed files),
+then a download from the data set's public mirror into the cache, checked against the
+SHA-256 of the decompressed content (gzip re-compression changes the ``.gz`` bytes, not the
+content).
 If none works, the error names both the data-directory and the download option.
 """
 
 import gzip
 import hashlib
-import os
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from hetsnn.data.idx import parse_idx
+from hetsnn.data.locations import CACHE_ENV, DATA_DIR_ENV, DataNotFound, not_found, search_folders
 from hetsnn.storage import atomic_write_bytes
 
-DATA_DIR_ENV, CACHE_ENV = "HETSNN_DATA_DIR", "HETSNN_CACHE"
+__all__ = ["CACHE_ENV", "DATA_DIR_ENV", "DATASETS", "DataNotFound", "load_dataset", "read_file"]
 SPLIT_SIZES = {"train": 60_000, "test": 10_000}  # both data sets
 SPLIT_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -61,10 +59,6 @@ DATASETS = {
         },
     ),
 }
-
-
-class DataNotFound(FileNotFoundError):
-    """No local copy and no download: the message names both ways to provide the data."""
 
 
 def _decompress(raw: bytes) -> bytes:
@@ -106,9 +100,8 @@ def read_file(
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}: choose one of {sorted(DATASETS)}")
     dataset = DATASETS[name]
-    data_dir = data_dir or os.environ.get(DATA_DIR_ENV)
-    cache = Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "hetsnn"))
-    for folder in ([Path(data_dir)] if data_dir else []) + [cache]:
+    folders, cache = search_folders(data_dir)
+    for folder in folders:
         content = _local(folder, dataset, stem)
         if content is not None:
             return parse_idx(content)
@@ -118,11 +111,7 @@ def read_file(
             return parse_idx(_download(dataset, stem, cache, mirror or dataset.mirror))
         except OSError as error:
             problem = f"the download failed ({error})"
-    raise DataNotFound(
-        f"{name}/{stem} not found in {data_dir or '(no data dir)'} or {cache}, and {problem}: "
-        f"set {DATA_DIR_ENV} (or --data-dir) to a folder holding {name}/{stem}.gz, "
-        "or allow the download on a machine with network access"
-    )
+    raise not_found(f"{name}/{stem}", folders, problem, file=f"{name}/{stem}.gz")
 
 
 def load_dataset(
