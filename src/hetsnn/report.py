@@ -21,6 +21,7 @@
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
@@ -52,31 +53,54 @@ def collect(run_dir: Path) -> tuple[dict, list[dict]]:
         )
     manifest = storage.read_json(run_dir / MANIFEST)
     rows = []
-    for point in manifest["points"]:
-        path = run_dir / "points" / point["name"] / RESULT
-        if not path.exists():
-            continue
-        result = storage.read_json(path)
-        centre = np.asarray(result["final_centre_reward"], float)
-        pop_mean, pop_std = pooled_mean_std(
-            result["last_generation_reward_mean"], result["last_generation_reward_std"]
-        )
+    for point, folder in finished_points(run_dir, manifest):
+        result = storage.read_json(folder / RESULT)
         rows.append(
             {
                 "arm": point["arm"],
                 "x": point["x"],
                 "name": point["name"],
-                "seeds": centre.size,
-                "centre_mean": float(centre.mean()),
-                "centre_std": float(centre.std()),
-                "population_mean": pop_mean,
-                "population_std": pop_std,
+                **summarise(result),
                 "trainable_parameters": result["trainable_parameters"],
                 "seconds_per_generation": result["timing"]["seconds_per_generation"],
                 "env_steps_per_second": result["timing"]["env_steps_per_second"],
             }
         )
     return manifest, rows
+
+
+def finished_points(run_dir: Path, manifest: dict) -> Iterator[tuple[dict, Path]]:
+    """``(point, its run directory)`` for every point of ``manifest`` that has finished."""
+    for point in manifest["points"]:
+        folder = Path(run_dir) / "points" / point["name"]
+        if (folder / RESULT).exists():
+            yield point, folder
+
+
+def summarise(result: dict) -> dict:
+    """Seeds, the final centre's reward (mean, std over seeds) and the last generation's
+    population reward (pooled over seeds) of one run's result."""
+    centre = np.asarray(result["final_centre_reward"], float)
+    pop_mean, pop_std = pooled_mean_std(
+        result["last_generation_reward_mean"], result["last_generation_reward_std"]
+    )
+    return {
+        "seeds": centre.size,
+        "centre_mean": float(centre.mean()),
+        "centre_std": float(centre.std()),
+        "population_mean": pop_mean,
+        "population_std": pop_std,
+    }
+
+
+def cell(summary: dict | None) -> str:
+    """A table cell 'centre mean ± std (population mean ± std)' of :func:`summarise`."""
+    if summary is None:
+        return "not run"
+    return (
+        f"{fmt(summary['centre_mean'])} ± {fmt(summary['centre_std'], 2)} "
+        f"({fmt(summary['population_mean'])} ± {fmt(summary['population_std'], 2)})"
+    )
 
 
 def fmt(value: float, digits: int = 3) -> str:
@@ -96,14 +120,7 @@ def markdown_table(manifest: dict, rows: list[dict]) -> str:
     lines = [header, "|" + " --- |" * (len(arms) + 1)]
     for x in xs:
         row = [f"{x:g}"]
-        for arm in arms:
-            r = cells.get((arm, x))
-            row.append(
-                "not run"
-                if r is None
-                else f"{fmt(r['centre_mean'])} ± {fmt(r['centre_std'], 2)} "
-                f"({fmt(r['population_mean'])} ± {fmt(r['population_std'], 2)})"
-            )
+        row += [cell(cells.get((arm, x))) for arm in arms]
         lines.append("| " + " | ".join(row) + " |")
     seeds = sorted({r["seeds"] for r in rows})
     params = defaultdict(list)
@@ -160,14 +177,14 @@ def curves_figure(run_dir: Path, manifest: dict, path: Path) -> None:
     )
     colours = {}
     by_episodes = manifest.get("curve_x") == "episodes"
-    for point in manifest["points"]:
-        metrics = storage.read_jsonl(run_dir / "points" / point["name"] / METRICS)
-        if not metrics or not (run_dir / "points" / point["name"] / RESULT).exists():
+    for point, folder in finished_points(run_dir, manifest):
+        metrics = storage.read_jsonl(folder / METRICS)
+        if not metrics:
             continue
         ax = axes.flat[xs.index(point["x"])]
         generation = np.array([m["generation"] for m in metrics])
         if by_episodes:
-            result = storage.read_json(run_dir / "points" / point["name"] / RESULT)
+            result = storage.read_json(folder / RESULT)
             generation = generation * result["training_episodes_per_generation"]
         centre = np.array([m["centre_reward"] for m in metrics])
         colour = colours.setdefault(point["arm"], f"C{len(colours)}")

@@ -27,11 +27,10 @@ CHECK = "✓"
 def collect(run_dir: Path, manifest: dict) -> dict[str, dict]:
     """Per environment: ``{"runs": {frozenset(subset): result}, "untrained": (runs*seeds,)}``
     for the finished points of ``run_dir``."""
+    from hetsnn.report import finished_points
+
     games: dict[str, dict] = {}
-    for point in manifest["points"]:
-        folder = Path(run_dir) / "points" / point["name"]
-        if not (folder / RESULT).exists():
-            continue
+    for point, folder in finished_points(run_dir, manifest):
         config, result = storage.read_json(folder / CONFIG), storage.read_json(folder / RESULT)
         game = games.setdefault(point["arm"], {"runs": {}, "untrained": []})
         game["runs"][frozenset(config["trainable"])] = result
@@ -69,22 +68,13 @@ def shapley_table(game: dict, players: list[str]) -> dict[str, tuple[float, floa
 def report_section(run_dir: Path, manifest: dict, out: Path) -> str:
     """Markdown of the ablation table and the Shapley values; writes ``shapley.png`` and
     ``shapley.csv`` (full precision)."""
-    from hetsnn.report import csv_table, fmt, pooled_mean_std, save_figure
+    from hetsnn.report import cell, csv_table, fmt, save_figure, summarise
 
     players = list(manifest["settings"]["properties"])
     games = collect(run_dir, manifest)
     envs = list(games)
     if not envs:
         return ""
-
-    def cell(result) -> str:
-        if result is None:
-            return "not run"
-        centre = np.asarray(result["final_centre_reward"], float)
-        pop = pooled_mean_std(
-            result["last_generation_reward_mean"], result["last_generation_reward_std"]
-        )
-        return f"{fmt(centre.mean())} ± {fmt(centre.std(), 2)} ({fmt(pop[0])} ± {fmt(pop[1], 2)})"
 
     lines = [
         "\n## Ablation: trained properties (the rest at the homogeneous defaults)\n",
@@ -93,7 +83,8 @@ def report_section(run_dir: Path, manifest: dict, out: Path) -> str:
     ]
     for subset in coalitions(players)[1:]:
         marks = [CHECK if p in subset else "" for p in players]
-        cells = [cell(games[env]["runs"].get(subset)) for env in envs]
+        results = [games[env]["runs"].get(subset) for env in envs]
+        cells = [cell(None if r is None else summarise(r)) for r in results]
         lines.append("| " + " | ".join(marks + cells) + " |")
     untrained = [
         f"{fmt(games[e]['untrained'].mean())} ± {fmt(games[e]['untrained'].std(), 2)}" for e in envs

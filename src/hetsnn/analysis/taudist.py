@@ -19,7 +19,7 @@ from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.distributions import FAMILIES, fit_all  # noqa: E402
 from hetsnn.data import allen  # noqa: E402
 from hetsnn.data.images import DataNotFound  # noqa: E402
-from hetsnn.run import CENTRES, CONFIG, RESULT  # noqa: E402
+from hetsnn.run import CENTRES, CONFIG  # noqa: E402
 
 
 def task_label(task: dict) -> str:
@@ -29,11 +29,10 @@ def task_label(task: dict) -> str:
 
 def learned_time_constants(run_dir: Path, manifest: dict) -> dict[str, np.ndarray]:
     """Per task: learned tau_m in ms, ``(seeds * n_hidden,)``, of its chosen run."""
+    from hetsnn.report import finished_points
+
     chosen: dict[str, tuple] = {}
-    for point in manifest["points"]:
-        folder = Path(run_dir) / "points" / point["name"]
-        if not (folder / RESULT).exists():
-            continue
+    for _, folder in finished_points(run_dir, manifest):
         config = storage.read_json(folder / CONFIG)
         if "tau_m" not in config["trainable"]:
             continue
