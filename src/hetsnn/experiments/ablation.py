@@ -14,25 +14,17 @@ from dataclasses import dataclass
 from hetsnn.config import NetworkConfig, RunConfig
 from hetsnn.errors import ConfigError
 from hetsnn.experiments.base import Experiment, Point, es_options
-from hetsnn.experiments.control import brax_task
+from hetsnn.experiments.control import BraxSettings, brax_task
 from hetsnn.genome import PROPERTIES, canonical_trainable, hidden_size_for_budget
 from hetsnn.tasks import CartPoleTask
 from hetsnn.tasks.control import BRAX_ENVS
 
 
-@dataclass(frozen=True)
-class AblationSettings:
-    envs: tuple[str, ...]  # Brax environments, or "cartpole" (gymnax) for a quick look
+@dataclass(frozen=True, kw_only=True)
+class AblationSettings(BraxSettings):
+    """``envs`` may also name "cartpole" (gymnax) for a quick look."""
+
     budget: int  # trainable parameters of every subset
-    population: int
-    generations: int
-    seeds: int
-    chunk: int
-    max_steps: int
-    episodes: int = 1
-    eval_episodes: int = 16
-    backend: str = "spring"
-    normaliser_episodes: int = 16
     properties: tuple[str, ...] = PROPERTIES  # the players; subsets of these are trained
 
 

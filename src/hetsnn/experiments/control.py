@@ -14,10 +14,11 @@ from hetsnn.genome import PROPERTIES
 from hetsnn.tasks.control import BraxTask
 
 
-@dataclass(frozen=True)
-class ControlSettings:
+@dataclass(frozen=True, kw_only=True)
+class BraxSettings:
+    """What the control and ablation experiments share: environments, PGPE and episodes."""
+
     envs: tuple[str, ...]
-    neuron_hidden: tuple[int, ...]  # hidden sizes of the Neuron arm; budgets are 4x these
     population: int
     generations: int
     seeds: int
@@ -29,8 +30,13 @@ class ControlSettings:
     normaliser_episodes: int = 16
 
 
-def brax_task(s, env: str) -> BraxTask:
-    """The Brax task of settings ``s`` (any settings with the Brax fields above)."""
+@dataclass(frozen=True, kw_only=True)
+class ControlSettings(BraxSettings):
+    neuron_hidden: tuple[int, ...]  # hidden sizes of the Neuron arm; budgets are 4x these
+
+
+def brax_task(s: BraxSettings, env: str) -> BraxTask:
+    """The Brax task of settings ``s`` for environment ``env``."""
     return BraxTask(
         env=env,
         backend=s.backend,
