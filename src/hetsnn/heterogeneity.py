@@ -91,14 +91,17 @@ class Distribution:
         return cls.from_fit(fit(taus, family))
 
 
+def draw_taus(key: jax.Array, n: int, distribution: Distribution, dt: float) -> jax.Array:
+    """``(n,)`` membrane time constants (ms) from ``distribution``. Draws at or below
+    ``dt`` would make the Euler step unstable; they are raised to ``TAU_FLOOR * dt``."""
+    return jnp.maximum(distribution.sample(key, n), TAU_FLOOR * dt)
+
+
 def quenched_hidden(
     key: jax.Array, n: int, neuron: NeuronConfig, tau_m: Distribution
 ) -> neurons.NeuronParams:
-    """``n`` neurons at ``neuron``'s defaults except tau_m, drawn once from ``tau_m`` (ms).
-
-    Draws at or below ``dt`` would make the Euler step unstable; they are raised to
-    ``TAU_FLOOR * dt``.
-    """
+    """``n`` neurons at ``neuron``'s defaults except tau_m, drawn once from ``tau_m`` (ms)
+    by :func:`draw_taus`."""
     base = neurons.homogeneous(
         n,
         dt=neuron.dt,
@@ -107,5 +110,5 @@ def quenched_hidden(
         v_rest=neuron.v_rest,
         resistance=neuron.resistance,
     )
-    taus = jnp.maximum(tau_m.sample(key, n), TAU_FLOOR * neuron.dt)
+    taus = draw_taus(key, n, tau_m, neuron.dt)
     return base.replace(tau_logit=neurons.tau_to_logit(taus, neuron.dt))

@@ -340,7 +340,15 @@ def _section(name: str):
 
 def build_report(run_dir: Path) -> str:
     """Write the report files of ``run_dir`` and return the Markdown table."""
+    from hetsnn.experiments import EXPERIMENTS
+
     run_dir = Path(run_dir)
+    if (run_dir / MANIFEST).exists():
+        experiment = EXPERIMENTS.get(storage.read_json(run_dir / MANIFEST)["experiment"])
+        if experiment is not None and experiment.report is not None:
+            return experiment.report(
+                run_dir, storage.read_json(run_dir / MANIFEST), run_dir / "report"
+            )
     manifest, rows = collect(run_dir)
     if not rows:
         raise RunDirError(f"{run_dir} has no finished runs yet: nothing to report")
@@ -378,8 +386,6 @@ def build_report(run_dir: Path) -> str:
             for r in probes
         )
         storage.atomic_write_bytes(out / "table.md", table.encode())
-    from hetsnn.experiments import EXPERIMENTS
-
     experiment = EXPERIMENTS.get(manifest["experiment"])
     for name in experiment.sections if experiment else ():
         table += _section(name)(run_dir, manifest, out)

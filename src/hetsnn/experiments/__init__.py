@@ -1,7 +1,16 @@
 """Experiment registry: one module per paper experiment, one entry each."""
 
 from hetsnn.errors import ConfigError
-from hetsnn.experiments import ablation, bp_vs_es, cartpole, classify, control, memory
+from hetsnn.experiments import (
+    ablation,
+    bp_vs_es,
+    cartpole,
+    classify,
+    control,
+    hrsnn,
+    memory,
+    quenched,
+)
 from hetsnn.experiments.base import Experiment, Point, run_experiment
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -15,6 +24,8 @@ EXPERIMENTS: dict[str, Experiment] = {
         classify.EXPERIMENT,
         control.EXPERIMENT,
         ablation.EXPERIMENT,
+        quenched.EXPERIMENT,
+        hrsnn.EXPERIMENT,
     )
 }
 

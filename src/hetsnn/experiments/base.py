@@ -52,6 +52,11 @@ class Experiment:
     make_points: Callable[[Any], list[Point]]
     curve_x: str = "generation"  # learning curves against "generation" or "episodes" seen
     sections: tuple[str, ...] = ()  # extra report sections (names in hetsnn.report.SECTIONS)
+    # Studies that train no RunConfig (reservoirs, STDP, Bayesian design) bring their own
+    # ``runner(settings, out, progress)``, which must skip what ``out`` already holds, and
+    # ``report(run_dir, manifest, out) -> markdown``; make_points then returns [].
+    runner: Callable[[Any, Path, bool], None] | None = None
+    report: Callable[[Path, dict, Path], str] | None = None
 
     def resolve(self, preset: str, overrides: dict | None = None) -> Any:
         """The preset's settings with ``overrides`` applied (None values ignored)."""
@@ -106,6 +111,11 @@ def weight_arm(
     return RunConfig(task, config, trainable=(WEIGHTS,), **options)
 
 
+def no_points(settings: Any) -> list[Point]:
+    """``make_points`` of an experiment with its own ``runner``."""
+    return []
+
+
 def manifest(experiment: Experiment, preset: str, settings: Any, points: list[Point]) -> dict:
     return {
         "experiment": experiment.name,
@@ -155,6 +165,9 @@ def run_experiment(
         for split in ("train", "test"):
             task.load_data(split)
     storage.write_json(path, wanted)
+    if experiment.runner is not None:
+        experiment.runner(settings, out, progress)
+        return out
 
     bar = tqdm(points, desc=f"{experiment.name}/{preset}", unit="run", disable=not progress)
     for point in bar:

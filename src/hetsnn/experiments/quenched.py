@@ -1,0 +1,256 @@
+"""Companion study 1 (SCIENCE.md section 2): intrinsic heterogeneity as quenched disorder.
+
+Reservoirs (rate and spiking, :mod:`hetsnn.reservoir`) whose time constants are drawn once
+from a homogeneous (constant), gamma, lognormal, uniform or measured (Allen) distribution,
+with only a ridge read-out trained, scored on the temporal suite
+(:mod:`hetsnn.tasks.temporal`) at several sizes. Every distribution of a seed shares that
+seed's weights and suite data, so the comparison isolates the time constants. Then the
+robustness sweeps at one size: recurrent weights rescaled, and recurrent weights removed.
+
+Results: ``cells/<kind>-N<size>-seed<s>.json`` and ``robustness/<kind>-seed<s>.json``,
+each written atomically once its reservoirs are scored (a resumed run skips them).
+"""
+
+import math
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+from tqdm.auto import tqdm
+
+from hetsnn import reservoir, storage
+from hetsnn.errors import ConfigError
+from hetsnn.experiments.base import Experiment
+from hetsnn.heterogeneity import Distribution
+from hetsnn.suite import suite_scores
+from hetsnn.tasks.temporal import SuiteConfig, make_suite
+
+BIOLOGICAL = {"allen-mouse": "mouse VISp L4 spiny", "allen-human": "human MTG spiny"}
+MATCHED = ("homogeneous", "gamma", "lognormal", "uniform")  # share tau_mean (and tau_cv)
+
+
+@dataclass(frozen=True)
+class QuenchedSettings:
+    """Attributes:
+    kinds: reservoir kinds (``rate``, ``spiking``).
+    sizes: reservoir sizes N compared.
+    distributions: tau_m distributions, names in MATCHED or BIOLOGICAL.
+    tau_mean, tau_cv: mean (ms) and coefficient of variation of the matched
+        distributions (homogeneous: every neuron at tau_mean).
+    seeds: weight / data draws per point.
+    suite: the temporal task suite.
+    ridge_alpha: relative ridge penalty of the read-outs.
+    robustness_size: N of the robustness sweeps.
+    scales: factors the recurrent weights are multiplied by.
+    removed: fractions of recurrent weights set to zero.
+    """
+
+    sizes: tuple[int, ...]
+    seeds: int
+    robustness_size: int
+    suite: SuiteConfig = field(default_factory=SuiteConfig)
+    kinds: tuple[str, ...] = ("rate", "spiking")
+    distributions: tuple[str, ...] = ("homogeneous", "gamma", "lognormal", "uniform")
+    tau_mean: float = 20.0
+    tau_cv: float = 0.5
+    ridge_alpha: float = 1e-4
+    scales: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0)
+    removed: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+    def __post_init__(self):
+        unknown = set(self.distributions) - set(MATCHED) - set(BIOLOGICAL)
+        if unknown:
+            raise ConfigError(
+                f"unknown tau_m distributions {sorted(unknown)}: choose from "
+                f"{list(MATCHED) + list(BIOLOGICAL)}"
+            )
+        if "homogeneous" not in self.distributions:
+            raise ConfigError("the quenched study compares against 'homogeneous': keep it")
+        bad_kinds = set(self.kinds) - set(reservoir.KINDS)
+        if bad_kinds:
+            raise ConfigError(f"unknown reservoir kinds {sorted(bad_kinds)}")
+        if self.seeds < 1 or min(self.sizes) < 1 or self.robustness_size < 1:
+            raise ConfigError("quenched needs seeds >= 1 and sizes >= 1")
+        if not self.tau_cv > 0 or not self.tau_mean > 0:
+            raise ConfigError("quenched needs tau_mean > 0 ms and tau_cv > 0")
+        if "uniform" in self.distributions and self.tau_cv > 1 / math.sqrt(3):
+            raise ConfigError(
+                f"a uniform distribution on [0, 2 mean] has cv <= 0.577; tau_cv "
+                f"{self.tau_cv} needs dropping 'uniform' or a smaller tau_cv"
+            )
+        if any(not 0 <= r <= 1 for r in self.removed) or any(x < 0 for x in self.scales):
+            raise ConfigError("removed fractions must be in [0, 1] and scales >= 0")
+
+
+def tau_distribution(name: str, mean: float, cv: float) -> Distribution:
+    """The named distribution; MATCHED ones have the given mean (ms) and cv."""
+    if name in BIOLOGICAL:
+        return Distribution.biological(BIOLOGICAL[name])
+    if name == "homogeneous":
+        return Distribution("constant", mean)
+    if name == "gamma":
+        return Distribution("gamma", scale=mean * cv**2, shape=1 / cv**2)
+    if name == "lognormal":
+        return Distribution(
+            "lognormal", scale=mean / math.sqrt(1 + cv**2), shape=math.sqrt(math.log(1 + cv**2))
+        )
+    half_width = math.sqrt(3) * cv * mean
+    return Distribution("uniform", scale=mean + half_width, low=mean - half_width)
+
+
+def distributions(s: QuenchedSettings) -> dict[str, Distribution]:
+    return {name: tau_distribution(name, s.tau_mean, s.tau_cv) for name in s.distributions}
+
+
+@cache
+def _scorer(dynamics: reservoir.Dynamics, suite: SuiteConfig, alpha: float):
+    """Compiled: stacked reservoirs (leading axis R) and suite data -> scores ``(R, V)``
+    and rates ``(R,)``; reservoirs go one after another (``lax.map``) to bound memory."""
+
+    def score(stacked, data):
+        out = jax.lax.map(lambda r: suite_scores(r, data, dynamics, suite, alpha), stacked)
+        return out["scores"], out["rate_hz"]
+
+    return jax.jit(score)
+
+
+def _stack(trees):
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def _draw(s: QuenchedSettings, kind: str, n: int, seed: int) -> list[reservoir.Reservoir]:
+    """One reservoir per distribution: same weights (seed), time constants from each."""
+    keys = reservoir.seed_keys(seed)
+    return [
+        reservoir.init(
+            keys["weights"], 1, reservoir.ReservoirConfig(n, kind, dist), tau_key=keys["tau"]
+        )
+        for dist in distributions(s).values()
+    ]
+
+
+def _score(s: QuenchedSettings, kind: str, reservoirs, seed: int):
+    dynamics = reservoir.ReservoirConfig(1, kind).dynamics
+    scores, rates = _scorer(dynamics, s.suite, s.ridge_alpha)(
+        _stack(reservoirs), make_suite(1000 + seed, s.suite)
+    )
+    return scores.tolist(), rates.tolist()
+
+
+def cell_path(out: Path, kind: str, n: int, seed: int) -> Path:
+    return Path(out) / "cells" / f"{kind}-N{n}-seed{seed}.json"
+
+
+def robustness_path(out: Path, kind: str, seed: int) -> Path:
+    return Path(out) / "robustness" / f"{kind}-seed{seed}.json"
+
+
+def run_quenched(s: QuenchedSettings, out: Path, progress: bool = True) -> None:
+    """Score every (kind, size, seed) and every robustness sweep not yet in ``out``."""
+    cells = [(k, n, seed) for k in s.kinds for n in s.sizes for seed in range(s.seeds)]
+    sweeps = [(k, seed) for k in s.kinds for seed in range(s.seeds)]
+    bar = tqdm(total=len(cells) + len(sweeps), desc="quenched", unit="cell", disable=not progress)
+    names = list(s.distributions)
+    for kind, n, seed in cells:
+        path = cell_path(out, kind, n, seed)
+        if not path.exists():
+            scores, rates = _score(s, kind, _draw(s, kind, n, seed), seed)
+            storage.write_json(path, {"distributions": names, "scores": scores, "rate_hz": rates})
+        bar.update()
+    for kind, seed in sweeps:
+        path = robustness_path(out, kind, seed)
+        if not path.exists():
+            base = _draw(s, kind, s.robustness_size, seed)
+            key = reservoir.seed_keys(seed)["perturb"]  # same synapses for every tau
+            perturbed = [reservoir.perturb(r, key, scale=x) for r in base for x in s.scales]
+            perturbed += [reservoir.perturb(r, key, removed=x) for r in base for x in s.removed]
+            scores, _ = _score(s, kind, perturbed, seed)
+            n_scales = len(names) * len(s.scales)
+            storage.write_json(
+                path,
+                {
+                    "distributions": names,
+                    "scales": list(s.scales),
+                    "removed": list(s.removed),
+                    "scale_scores": scores[:n_scales],  # (distribution, scale) flattened
+                    "removed_scores": scores[n_scales:],
+                },
+            )
+        bar.update()
+    bar.close()
+
+
+def _check_then_no_points(s: QuenchedSettings) -> list:
+    """Resolve the distributions (the Allen table must be readable) before anything is
+    written; the study has no RunConfig points."""
+    distributions(s)
+    return []
+
+
+SMOKE_SUITE = SuiteConfig(
+    stream_steps=300,
+    washout=10,
+    delays=tuple(range(1, 11)),
+    narma_orders=(2, 5),
+    pattern_classes=(2,),
+    pattern_noise=(1.0,),
+    pattern_lengths=(5,),
+    pattern_samples=40,
+)
+PAPER_SUITE = SuiteConfig(
+    stream_steps=5000,
+    washout=100,
+    delays=tuple(range(1, 101)),
+    narma_orders=(2, 3, 5, 10, 15, 20, 30),
+    pattern_classes=(2, 5, 10, 20),
+    pattern_noise=(0.25, 0.5, 1.0, 2.0),
+    pattern_lengths=(10, 30, 50),
+    pattern_samples=400,
+)
+
+PRESETS = {
+    "smoke": QuenchedSettings(
+        sizes=(20, 40),
+        seeds=1,
+        robustness_size=20,
+        suite=SMOKE_SUITE,
+        distributions=("homogeneous", "gamma"),
+        scales=(0.5, 1.0),
+        removed=(0.0, 1.0),
+    ),
+    "small": QuenchedSettings(
+        sizes=(25, 50, 100, 200, 400),
+        seeds=5,
+        robustness_size=100,
+        distributions=("homogeneous", "gamma", "lognormal", "uniform", "allen-mouse"),
+    ),
+    "paper": QuenchedSettings(
+        sizes=(50, 100, 200, 400, 800, 1600),
+        seeds=10,
+        robustness_size=400,
+        suite=PAPER_SUITE,
+        distributions=(*MATCHED, "allen-mouse", "allen-human"),
+        scales=(0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0),
+        removed=(0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0),
+    ),
+}
+
+
+def _report(run_dir, manifest, out):
+    from hetsnn.analysis.quenched import report
+
+    return report(run_dir, manifest, out)
+
+
+EXPERIMENT = Experiment(
+    name="quenched",
+    summary="reservoirs with quenched tau_m: homogeneous vs heterogeneous on a task suite",
+    x_label="reservoir size N",
+    y_label="suite score",
+    presets=PRESETS,
+    make_points=_check_then_no_points,
+    runner=run_quenched,
+    report=_report,
+)

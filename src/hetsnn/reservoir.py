@@ -1,0 +1,217 @@
+"""Reservoirs: recurrent networks whose weights and time constants are drawn once and fixed.
+
+Only a linear read-out of the reservoir's state is trained (:mod:`hetsnn.readout`). The
+time constants are *quenched* (Golmohammadi and Tetzlaff, SCIENCE.md section 2): one draw per
+neuron from a :class:`~hetsnn.heterogeneity.Distribution`, never trained. Two kinds share the
+weights, the draw and the interface:
+
+* ``rate``: leaky-integrator units, ``x(t) = (1 - k) x(t-dt) + k (W^T tanh(x(t-dt)) +
+  W_in^T u(t) + b)``, with ``k = dt / tau_m`` per neuron; the read-out sees ``tanh(x)``.
+* ``spiking``: the LIF neurons of :mod:`hetsnn.neurons` (dt, threshold, rest, R as
+  everywhere in hetsnn) driven by ``W^T s(t-dt) + W_in^T u(t) + b``; the read-out sees the
+  spike trains low-pass filtered with ``trace_tau``.
+
+Recurrent weights are sparse (connection probability ``density``) with entries of variance
+``g^2 / (density N)``, so by the circular law the spectral radius of ``W`` is close to ``g``
+without an eigen-decomposition. With ``excitatory_fraction`` set they obey Dale's law.
+:func:`perturb` rescales or removes recurrent weights after the fact (the robustness
+sweeps) without changing any shape, so nothing recompiles.
+"""
+
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from hetsnn import dale, neurons
+from hetsnn.config import NeuronConfig
+from hetsnn.errors import ConfigError
+from hetsnn.heterogeneity import Distribution, quenched_hidden
+from hetsnn.surrogates import heaviside
+
+KINDS = ("rate", "spiking")
+# Unset gain / input_scale / bias_scale take these. The spiking values give 10-20 Hz at
+# dt = 5 ms and the best memory capacity of a small search (docs/science.md).
+KIND_DEFAULTS = {
+    "rate": {"gain": 0.9, "input_scale": 1.0, "bias_scale": 0.2},
+    "spiking": {"gain": 1.5, "input_scale": 1.0, "bias_scale": 0.9},
+}
+
+
+@dataclass(frozen=True)
+class Dynamics:
+    """What :func:`run` needs besides the drawn arrays (static under jit; the tau_m
+    distribution is not part of it, so reservoirs drawn from different distributions share
+    one compiled program). ``dt`` and ``trace_tau`` in ms."""
+
+    kind: str
+    dt: float
+    trace_tau: float
+
+
+@dataclass(frozen=True)
+class ReservoirConfig:
+    """Architecture of a reservoir; time in ms.
+
+    Attributes:
+        n_neurons: reservoir size N.
+        kind: ``"rate"`` or ``"spiking"``.
+        tau_m: the distribution the per-neuron membrane time constants are drawn from.
+        gain: g, the spectral radius of the recurrent weights (about). This and the
+            next two default to the kind's entry in ``KIND_DEFAULTS``.
+        density: probability that a recurrent connection exists.
+        input_scale: std of the input weights.
+        bias_scale: rate: std of the per-neuron bias; spiking: bias currents are drawn
+            uniformly from ``[0, bias_scale * v_th]`` (background drive).
+        neuron: dt, threshold, rest and resistance of the spiking kind (its tau_m is
+            replaced by the draw); the rate kind uses its dt only.
+        trace_tau: time constant of the spiking read-out's spike filter.
+        excitatory_fraction: None for unconstrained Gaussian recurrent weights; else
+            Dale's law (:mod:`hetsnn.dale`): that share of neurons excitatory, the rest
+            inhibitory, half-normal magnitudes, inhibition scaled to balance excitation.
+    """
+
+    n_neurons: int = 200
+    kind: str = "rate"
+    tau_m: Distribution = field(default_factory=lambda: Distribution("constant", 20.0))
+    gain: float | None = None
+    density: float = 0.1
+    input_scale: float | None = None
+    bias_scale: float | None = None
+    neuron: NeuronConfig = field(default_factory=NeuronConfig)
+    trace_tau: float = 20.0
+    excitatory_fraction: float | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ConfigError(f"reservoir kind {self.kind!r}: choose one of {KINDS}")
+        for name, value in KIND_DEFAULTS[self.kind].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+        if self.n_neurons < 1:
+            raise ConfigError(f"reservoir needs n_neurons >= 1, got {self.n_neurons}")
+        if not 0 < self.density <= 1:
+            raise ConfigError(f"reservoir density must be in (0, 1], got {self.density}")
+        if self.gain < 0 or self.input_scale < 0 or self.bias_scale < 0:
+            raise ConfigError("reservoir gain, input_scale and bias_scale must be >= 0")
+        if not self.trace_tau > 0:
+            raise ConfigError(f"reservoir trace_tau must be > 0 ms, got {self.trace_tau}")
+
+    @property
+    def dynamics(self) -> Dynamics:
+        return Dynamics(kind=self.kind, dt=self.neuron.dt, trace_tau=self.trace_tau)
+
+
+@struct.dataclass
+class Reservoir:
+    """One drawn reservoir (a pytree: stack them to vmap over seeds or distributions).
+
+    Attributes:
+        w_in: input weights ``(n_inputs, N)``.
+        w_rec: recurrent weights ``(N, N)``, presynaptic first.
+        bias: constant input ``(N,)``.
+        hidden: per-neuron properties, fields ``(N,)``; the rate kind uses ``decay`` only.
+    """
+
+    w_in: jax.Array
+    w_rec: jax.Array
+    bias: jax.Array
+    hidden: neurons.NeuronParams
+
+
+def seed_keys(seed: int) -> dict[str, jax.Array]:
+    """Independent keys of one seed: ``weights`` (for :func:`init`), ``tau``, ``perturb``,
+    ``stdp`` and ``stream``. Split once at the top: with JAX's partitionable threefry,
+    ``fold_in(key, i)`` can equal ``split(key, n)[i]``, which would correlate, say, the
+    synapses a sweep removes with the ones that exist."""
+    names = ("weights", "tau", "perturb", "stdp", "stream")
+    return dict(zip(names, jax.random.split(jax.random.key(seed), len(names)), strict=True))
+
+
+def init(key: jax.Array, n_inputs: int, config: ReservoirConfig, tau_key=None) -> Reservoir:
+    """Draw a reservoir. ``tau_key`` (default: derived from ``key``) draws the time
+    constants alone, so two reservoirs from the same ``key`` differ only in tau_m when
+    their configs differ only in ``tau_m``: the homogeneous control shares the weights."""
+    k_in, k_rec, k_mask, k_bias, k_tau = jax.random.split(key, 5)
+    n, c = config.n_neurons, config.neuron
+    w_in = config.input_scale * jax.random.normal(k_in, (n_inputs, n))
+    std = config.gain / jnp.sqrt(config.density * n)
+    mask = jax.random.bernoulli(k_mask, config.density, (n, n))
+    w_rec = jnp.where(mask, std * jax.random.normal(k_rec, (n, n)), 0.0)
+    if config.excitatory_fraction is not None:
+        signs = dale.population_signs(n, config.excitatory_fraction)
+        w_rec = dale.signed(w_rec, signs) * dale.balanced_scale(signs)[:, None]
+        # entries of zero mean and this std put the spectral radius near g (circular law)
+        w_rec = w_rec * config.gain / (jnp.sqrt(n) * jnp.std(w_rec) + 1e-12)
+    if config.kind == "rate":
+        bias = config.bias_scale * jax.random.normal(k_bias, (n,))
+    else:
+        bias = jax.random.uniform(k_bias, (n,), maxval=config.bias_scale * c.v_th)
+    hidden = quenched_hidden(k_tau if tau_key is None else tau_key, n, c, config.tau_m)
+    return Reservoir(w_in=w_in, w_rec=w_rec, bias=bias, hidden=hidden)
+
+
+def _forward_only(x, v_th):
+    return heaviside(x)  # no gradient ever flows through a reservoir
+
+
+def perturb(
+    reservoir: Reservoir, key: jax.Array, scale: float = 1.0, removed: float = 0.0
+) -> Reservoir:
+    """The reservoir with its recurrent weights multiplied by ``scale`` and a random
+    fraction ``removed`` of them set to zero (``removed = 1``: no recurrence at all)."""
+    keep = jax.random.uniform(key, reservoir.w_rec.shape) >= removed
+    return reservoir.replace(w_rec=jnp.where(keep, scale * reservoir.w_rec, 0.0))
+
+
+def _dynamics(reservoir: Reservoir, dynamics: Dynamics):
+    """``(start, step, features_of)``: the scan's initial carry, its step
+    ``(carry, drive (N,)) -> (carry, spikes or None)``, and the read-out's view of a carry."""
+    n = reservoir.bias.shape[0]
+    if dynamics.kind == "rate":
+        decay = reservoir.hidden.decay
+
+        def rate_step(x, d):
+            return (1 - decay) * x + decay * (jnp.tanh(x) @ reservoir.w_rec + d), None
+
+        return jnp.zeros(n), rate_step, jnp.tanh
+
+    keep = jnp.exp(-dynamics.dt / dynamics.trace_tau)  # spike filter decay per step
+
+    def spiking_step(carry, d):
+        state, spikes, trace = carry
+        current = spikes @ reservoir.w_rec + d
+        state, spikes = neurons.lif_step(reservoir.hidden, state, current, _forward_only)
+        return (state, spikes, keep * trace + spikes), spikes
+
+    start = (neurons.init_state(reservoir.hidden), jnp.zeros(n), jnp.zeros(n))
+    return start, spiking_step, lambda carry: carry[2]
+
+
+def run(reservoir: Reservoir, inputs: jax.Array, dynamics: Dynamics):
+    """Drive the reservoir from rest with ``inputs: (T, n_inputs)``, one value per step of
+    ``dynamics.dt`` ms.
+
+    Returns:
+        ``(features, spikes)``: ``features: (T, N)``, what the read-out sees at each step
+        (rate: ``tanh(x)``; spiking: spike trains filtered with ``trace_tau``);
+        ``spikes: (T, N)`` in {0, 1} (spiking kind), or ``None`` (rate kind).
+    """
+    start, step, features_of = _dynamics(reservoir, dynamics)
+
+    def step_and_read(carry, d):
+        carry, spikes = step(carry, d)
+        return carry, (features_of(carry), spikes)
+
+    drive = inputs @ reservoir.w_in + reservoir.bias  # (T, N), computed once
+    _, (features, spikes) = jax.lax.scan(step_and_read, start, drive)
+    return features, spikes
+
+
+def final_features(reservoir: Reservoir, inputs: jax.Array, dynamics: Dynamics) -> jax.Array:
+    """What the read-out sees after the last of ``inputs: (T, n_inputs)``, ``(N,)``; keeps
+    no history, so it vmaps over many sequences in little memory."""
+    start, step, features_of = _dynamics(reservoir, dynamics)
+    carry, _ = jax.lax.scan(step, start, inputs @ reservoir.w_in + reservoir.bias)
+    return features_of(carry)

@@ -1,0 +1,101 @@
+"""The reservoir studies end to end: `quenched` and `hrsnn` at their smoke presets, run
+through run_experiment, resumed and reported."""
+
+import csv
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+
+from hetsnn import storage
+from hetsnn.errors import ConfigError
+from hetsnn.experiments import get_experiment, run_experiment
+from hetsnn.experiments import hrsnn as hrsnn_module
+from hetsnn.experiments.quenched import QuenchedSettings, cell_path, tau_distribution
+from hetsnn.report import build_report
+
+OVERRIDES = {"sizes": (20,), "kinds": ("rate",)}  # the spiking kind: test_reservoir.py
+
+
+@pytest.fixture(scope="module")
+def quenched_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "quenched"
+    run_experiment(
+        get_experiment("quenched"), "smoke", out, overrides={"sizes": (20,)}, progress=False
+    )
+    return out
+
+
+def test_quenched_writes_every_cell_and_resumes_without_recomputing(quenched_run):
+    settings = get_experiment("quenched").resolve("smoke", OVERRIDES)
+    paths = [cell_path(quenched_run, kind, 20, 0) for kind in settings.kinds]
+    cells = [storage.read_json(p) for p in paths]
+    for cell in cells:
+        scores = np.asarray(cell["scores"])
+        assert scores.shape == (2, len(settings.suite.variant_names()))  # 2 distributions
+        assert np.all(np.isfinite(scores))
+    stamps = [p.stat().st_mtime_ns for p in paths]
+    run_experiment(
+        get_experiment("quenched"),
+        "smoke",
+        quenched_run,
+        resume=True,
+        overrides=OVERRIDES,
+        progress=False,
+    )
+    assert [p.stat().st_mtime_ns for p in paths] == stamps
+
+
+def test_quenched_report(quenched_run):
+    table = build_report(quenched_run)
+    assert "| 20 |" in table and "homogeneous" in table and "share removed 1" in table
+    report = quenched_run / "report"
+    for name in ("sizes.png", "memory.png", "robustness.png"):
+        assert (report / name).stat().st_size > 1000
+    rows = list(csv.DictReader((report / "results.csv").open()))
+    assert len(rows) == 2  # distributions (one kind, size and seed)
+    # the CSV's memory capacity is the sum of the stored m(d) of that cell
+    cell = storage.read_json(cell_path(quenched_run, "rate", 20, 0))
+    delays = len(get_experiment("quenched").presets["smoke"].suite.delays)
+    expected = sum(cell["scores"][1][:delays])
+    gamma = next(r for r in rows if r["kind"] == "rate" and r["distribution"] == "gamma")
+    assert float(gamma["memory capacity"]) == pytest.approx(expected, rel=1e-4)
+
+
+def test_matched_distributions_have_the_asked_mean_and_cv():
+    for name in ("gamma", "lognormal", "uniform"):
+        dist = tau_distribution(name, 20.0, 0.5)
+        draws = np.asarray(dist.sample(jax.random.key(0), 100_000))
+        assert draws.mean() == pytest.approx(20.0, rel=0.02)
+        assert draws.std() / draws.mean() == pytest.approx(0.5, rel=0.03)
+    with pytest.raises(ConfigError, match="uniform"):
+        QuenchedSettings(
+            sizes=(10,),
+            seeds=1,
+            robustness_size=10,
+            tau_cv=0.8,
+            distributions=("homogeneous", "uniform"),
+        )
+    with pytest.raises(ConfigError, match="homogeneous"):
+        QuenchedSettings(sizes=(10,), seeds=1, robustness_size=10, distributions=("gamma",))
+
+
+def test_hrsnn_arms_search_resume_and_report(tmp_path):
+    out = tmp_path / "hrsnn"
+    overrides = {"trials": 2}
+    run_experiment(get_experiment("hrsnn"), "smoke", out, overrides=overrides, progress=False)
+    for arm in hrsnn_module.ARMS:
+        result = storage.read_json(hrsnn_module.arm_path(out, arm))
+        assert np.asarray(result["scores"]).shape[0] == 1  # one test seed
+    settings = get_experiment("hrsnn").resolve("smoke", overrides)
+    # an interrupted search continues where it stopped: one more trial, not three
+    study = hrsnn_module.search(dataclasses.replace(settings, trials=3), out, progress=False)
+    assert [t.number for t in study.trials] == [0, 1, 2]
+    table = build_report(out)
+    assert "bayes-opt" in table and "3 trials" in table
+    assert (out / "report" / "search.png").stat().st_size > 1000
+    rows = list(csv.DictReader((out / "report" / "trials.csv").open()))
+    for row in rows:  # the objective is the ratio the trial recorded
+        ratio = float(row["rate_hz"]) / float(row["memory_capacity"])
+        assert float(row["objective"]) == pytest.approx(ratio, rel=1e-6)
