@@ -98,6 +98,7 @@ def save_pytree(path: Path, tree: Any, **scalars) -> None:
 
 def save_arrays(path: Path, **arrays) -> None:
     """``np.savez`` to ``path``, atomically."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=Path(path).parent, suffix=".npz")
     os.close(fd)
     try:

@@ -7,6 +7,7 @@ from hetsnn.experiments import (
     cartpole,
     classify,
     control,
+    ei,
     hrsnn,
     memory,
     quenched,
@@ -26,6 +27,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         ablation.EXPERIMENT,
         quenched.EXPERIMENT,
         hrsnn.EXPERIMENT,
+        ei.EXPERIMENT,
     )
 }
 

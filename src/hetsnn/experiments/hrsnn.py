@@ -153,7 +153,12 @@ def _program(dynamics: reservoir.Dynamics, suite: SuiteConfig, alpha: float, w_m
         out = suite_scores(trained, data, dynamics, suite, alpha)
         return out["scores"], out["rate_hz"]
 
-    return jax.jit(jax.vmap(one))
+    def program(reservoirs, params, streams, suites):
+        # lax.map, not vmap: one seed at a time bounds memory, and a vmapped version of
+        # this program deadlocked on its second call on a 2-core CPU (docs/science.md)
+        return jax.lax.map(lambda args: one(*args), (reservoirs, params, streams, suites))
+
+    return jax.jit(program)
 
 
 def evaluate(s: HRSNNSettings, design: Design, seeds: list[int], plastic: bool = True) -> dict:

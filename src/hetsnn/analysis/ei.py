@@ -1,0 +1,132 @@
+"""Report of the E/I study (:mod:`hetsnn.experiments.ei`).
+
+Writes into ``out``: ``table.md`` (per initial-rate arm and E:I ratio: test accuracy,
+initial and trained firing rates of E and I neurons, spike-pattern diversity, accuracy
+under weight noise), ``results.csv`` (one row per trained network) and ``ei.png`` (the
+same against the excitatory share).
+"""
+
+import csv
+import io
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from hetsnn import storage
+from hetsnn.errors import RunDirError
+from hetsnn.report import fmt, save_figure
+
+COLUMNS = (
+    ("accuracy", "test accuracy"),
+    ("initial_rate_hz", "initial rate (Hz)"),
+    ("rate_e_hz", "E rate (Hz)"),
+    ("rate_i_hz", "I rate (Hz)"),
+    ("diversity_i", "I diversity"),
+    ("diversity_e", "E diversity"),
+)
+
+
+def _flat(result: dict) -> dict:
+    row = {k: result[k] for k in ("ratio", "seed", "accuracy", "initial_rate_hz",
+                                  "rate_e_hz", "rate_i_hz")}  # fmt: skip
+    row["arm"] = _arm(result["init_rate_target_hz"])
+    row["diversity_i"] = result["diversity"]["inhibitory"]
+    row["diversity_e"] = result["diversity"]["excitatory"]
+    for sd, acc in zip(result["weight_noise"], result["noise_accuracy"], strict=True):
+        row[f"noise_{sd:g}"] = acc
+    return row
+
+
+def _arm(init_rate) -> str:
+    return "no rate control" if init_rate is None else f"initial rate {init_rate:g} Hz"
+
+
+def _mean_std(values) -> tuple[float, float]:
+    """Mean and std of the non-NaN values (NaN, NaN when there are none: e.g. the
+    inhibitory rate of a network without inhibitory neurons)."""
+    values = np.asarray(values, float)
+    values = values[~np.isnan(values)]
+    return (float(values.mean()), float(values.std())) if values.size else (np.nan, np.nan)
+
+
+def _cell(values) -> str:
+    mean, std = _mean_std(values)
+    return "–" if np.isnan(mean) else f"{fmt(mean)} ± {fmt(std, 2)}"
+
+
+def report(run_dir: Path, manifest: dict, out: Path) -> str:
+    """Write the study's tables and figures into ``out``; return the Markdown."""
+    settings = manifest["settings"]
+    paths = sorted(Path(run_dir).glob("cells/*/result.json"))
+    if not paths:
+        raise RunDirError(f"{run_dir} has no trained networks yet: nothing to report")
+    rows = [_flat(storage.read_json(p)) for p in paths]
+    noise = [f"noise_{sd:g}" for sd in settings["weight_noise"]]
+    groups = defaultdict(lambda: defaultdict(list))  # arm -> ratio -> rows
+    for row in rows:
+        groups[row["arm"]][row["ratio"]].append(row)
+    table = (
+        f"# E/I balance ({manifest['preset']}): {settings['dataset']}, H = "
+        f"{settings['n_hidden']}, {settings['steps']} steps per image, {settings['epochs']} "
+        f"epochs of BPTT (Adam {settings['lr']:g}); mean ± std over seeds. Diversity: mean "
+        f"pairwise van Rossum distance (tau {settings['van_rossum_tau']:g} ms) within a "
+        "population, per test image\n"
+    )
+    header = [label for _, label in COLUMNS] + [f"acc., weight noise {n[6:]}" for n in noise[1:]]
+    for arm, by_ratio in groups.items():
+        table += f"\n### {arm}\n\n| E:I | " + " | ".join(header) + " |\n"
+        table += "| --- |" + " --- |" * len(header) + "\n"
+        for ratio in sorted(by_ratio):
+            group = by_ratio[ratio]
+            cells = [_cell([r[key] for r in group]) for key, _ in COLUMNS]
+            cells += [_cell([r[n] for r in group]) for n in noise[1:]]
+            e = round(100 * ratio)
+            table += f"| {e}:{100 - e} | " + " | ".join(cells) + " |\n"
+    out = Path(out)
+    storage.atomic_write_bytes(out / "table.md", table.encode())
+    buffer = io.StringIO()
+    fields = ["arm", "ratio", "seed", *(k for k, _ in COLUMNS), *noise]
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    storage.atomic_write_bytes(out / "results.csv", buffer.getvalue().encode())
+    _figure(groups, noise, out / "ei.png")
+    return table
+
+
+def _series(by_ratio: dict, ratios: list, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std over seeds of ``key`` at each ratio (NaN-aware)."""
+    stats = np.array([_mean_std([r[key] for r in by_ratio[x]]) for x in ratios])
+    return stats[:, 0], stats[:, 1]
+
+
+def _figure(groups: dict, noise: list[str], path: Path) -> None:
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
+    for arm, by_ratio in groups.items():
+        ratios = sorted(by_ratio)
+
+        for ax, keys in zip(
+            axes[:3], (["accuracy"], ["rate_e_hz", "rate_i_hz"], ["diversity_i"]), strict=True
+        ):
+            for key in keys:
+                mean, std = _series(by_ratio, ratios, key)
+                label = (
+                    arm
+                    if len(keys) == 1
+                    else f"{arm}, {key[5]}".replace(", e", ", E").replace(", i", ", I")
+                )
+                ax.errorbar(ratios, mean, std, marker="o", capsize=2, label=label)
+        last = noise[-1]
+        mean, _ = _series(by_ratio, ratios, last)
+        clean, _ = _series(by_ratio, ratios, noise[0])
+        axes[3].plot(ratios, clean - mean, marker="o", label=arm)
+    axes[0].set(xlabel="excitatory share", ylabel="test accuracy")
+    axes[1].set(xlabel="excitatory share", ylabel="mean firing rate (Hz)")
+    axes[2].set(xlabel="excitatory share", ylabel="inhibitory diversity (van Rossum)")
+    axes[3].set(xlabel="excitatory share", ylabel=f"accuracy lost at weight noise {noise[-1][6:]}")
+    for ax in axes:
+        ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    save_figure(fig, path)

@@ -1,0 +1,159 @@
+"""A recurrent excitatory/inhibitory spiking network under Dale's law, for images
+(Kilgore et al., SCIENCE.md section 2).
+
+Input pixels (currents, unconstrained weights) -> a recurrent layer of LIF neurons, the
+first ``n_excitatory`` excitatory and the rest inhibitory -> a leaky-integrator read-out
+whose potentials after the last step are the class logits. Every weight leaving a hidden
+neuron (recurrent and read-out) carries that neuron's sign: the parameters are
+unconstrained reals and the weights are ``|raw| * sign``, so no gradient step can break
+Dale's law.
+
+Initial firing-rate control: :func:`calibrate_input_gain` scales the input weights so
+that the untrained network fires at a target mean rate on a batch of training images.
+"""
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from hetsnn import dale, neurons
+from hetsnn.surrogates import SURROGATES
+
+
+@struct.dataclass
+class EIParams:
+    """Attributes:
+    w_in: input -> hidden, ``(n_in, H)``, any sign.
+    rec_raw: recurrent magnitudes before ``abs``, ``(H, H)``, presynaptic first.
+    out_raw: read-out magnitudes before ``abs``, ``(H, n_out)``.
+    """
+
+    w_in: jax.Array
+    rec_raw: jax.Array
+    out_raw: jax.Array
+
+
+@dataclass(frozen=True)
+class EINetwork:
+    """Static structure (hashable).
+
+    Attributes:
+        n_in, n_hidden, n_out: sizes.  excitatory_fraction: E share of the hidden layer.
+        steps: simulation steps each image is shown for (from rest).
+        dt, tau_m, v_th, readout_tau: ms / dimensionless, the project's defaults.
+        rec_gain: spectral radius of the initial recurrent weights (about).
+        surrogate, surrogate_alpha: spike surrogate for BPTT.
+    """
+
+    n_in: int
+    n_hidden: int
+    n_out: int
+    excitatory_fraction: float = 0.8
+    steps: int = 10
+    dt: float = 5.0
+    tau_m: float = 20.0
+    v_th: float = 0.5
+    readout_tau: float = 20.0
+    rec_gain: float = 0.5
+    surrogate: str = "arctan"
+    surrogate_alpha: float = 2.0
+
+    @property
+    def signs(self) -> jax.Array:
+        return dale.population_signs(self.n_hidden, self.excitatory_fraction)
+
+    @property
+    def n_excitatory(self) -> int:
+        return dale.n_excitatory(self.n_hidden, self.excitatory_fraction)
+
+    def hidden(self) -> neurons.NeuronParams:
+        return neurons.homogeneous(
+            self.n_hidden, dt=self.dt, tau_m=self.tau_m, v_th=self.v_th, v_rest=0.0,
+            resistance=1.0,
+        )  # fmt: skip
+
+    def init(self, key: jax.Array) -> EIParams:
+        """LeCun-normal input weights; half-normal recurrent magnitudes with inhibition
+        balanced against excitation (:func:`hetsnn.dale.balanced_scale`) and the spectral
+        radius near ``rec_gain``; half-normal read-out magnitudes of variance 1 / H."""
+        k_in, k_rec, k_out = jax.random.split(key, 3)
+        h = self.n_hidden
+        w_in = jax.nn.initializers.lecun_normal()(k_in, (self.n_in, h), jnp.float32)
+        rec = jnp.abs(jax.random.normal(k_rec, (h, h))) * dale.balanced_scale(self.signs)[:, None]
+        rec = rec * self.rec_gain / (jnp.sqrt(h) * jnp.std(dale.signed(rec, self.signs)) + 1e-12)
+        out = jnp.abs(jax.random.normal(k_out, (h, self.n_out))) / jnp.sqrt(h)
+        return EIParams(w_in=w_in, rec_raw=rec, out_raw=out)
+
+    def weights(self, params: EIParams) -> tuple[jax.Array, jax.Array]:
+        """The signed ``(recurrent (H, H), read-out (H, n_out))`` weights."""
+        return dale.signed(params.rec_raw, self.signs), dale.signed(params.out_raw, self.signs)
+
+    def forward(self, params: EIParams, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Show ``x: (B, n_in)`` for ``steps`` steps from rest.
+
+        Returns:
+            ``(logits (B, n_out), spikes (steps, B, H))``.
+        """
+        hidden = self.hidden()
+        w_rec, w_out = self.weights(params)
+        spike_fn = SURROGATES[self.surrogate](self.surrogate_alpha)
+        drive = x @ params.w_in
+        keep = self.dt / self.readout_tau
+
+        def step(carry, _):
+            state, spikes, readout = carry
+            state, spikes = neurons.lif_step(hidden, state, drive + spikes @ w_rec, spike_fn)
+            readout = readout + keep * (spikes @ w_out - readout)
+            return (state, spikes, readout), spikes
+
+        batch = x.shape[0]
+        start = (
+            neurons.init_state(hidden, (batch,)),
+            jnp.zeros((batch, self.n_hidden)),
+            jnp.zeros((batch, self.n_out)),
+        )
+        (_, _, logits), spikes = jax.lax.scan(step, start, length=self.steps)
+        return logits, spikes
+
+    def rate_hz(self, spikes: jax.Array) -> jax.Array:
+        """Mean firing rate (Hz) per hidden neuron of ``spikes (steps, B, H)``, ``(H,)``."""
+        return spikes.mean(axis=(0, 1)) * 1000.0 / self.dt
+
+
+def calibrate_input_gain(
+    network: EINetwork, params: EIParams, x: jax.Array, target_hz: float, iterations: int = 20
+) -> tuple[EIParams, jax.Array]:
+    """Scale ``w_in`` so that the mean hidden rate on ``x: (B, n_in)`` is near
+    ``target_hz`` (bisection on log gain in [1e-3, 1e3]; the rate grows with the gain).
+
+    Returns ``(params with scaled w_in, the rate reached in Hz)``.
+    """
+
+    def rate(log_gain):
+        scaled = params.replace(w_in=params.w_in * jnp.exp(log_gain))
+        return network.rate_hz(network.forward(scaled, x)[1]).mean()
+
+    def bisect(bounds, _):
+        low, high = bounds
+        middle = (low + high) / 2
+        too_fast = rate(middle) > target_hz
+        return (jnp.where(too_fast, low, middle), jnp.where(too_fast, middle, high)), None
+
+    (low, high), _ = jax.lax.scan(bisect, (jnp.log(1e-3), jnp.log(1e3)), length=iterations)
+    gain = jnp.exp((low + high) / 2)
+    scaled = params.replace(w_in=params.w_in * gain)
+    return scaled, rate(jnp.log(gain))
+
+
+def add_weight_noise(params: EIParams, key: jax.Array, relative_std: float) -> EIParams:
+    """Every weight multiplied by ``1 + relative_std * N(0, 1)`` (independently); Dale's
+    signs are kept because the recurrent and read-out parameters are magnitudes."""
+    leaves, treedef = jax.tree.flatten(params)
+    keys = jax.random.split(key, len(leaves))
+    noisy = [
+        w * (1 + relative_std * jax.random.normal(k, w.shape))
+        for w, k in zip(leaves, keys, strict=True)
+    ]
+    return jax.tree.unflatten(treedef, noisy)
