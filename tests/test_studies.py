@@ -21,9 +21,7 @@ OVERRIDES = {"sizes": (20,), "kinds": ("rate",)}  # the spiking kind: test_reser
 @pytest.fixture(scope="module")
 def quenched_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "quenched"
-    run_experiment(
-        get_experiment("quenched"), "smoke", out, overrides={"sizes": (20,)}, progress=False
-    )
+    run_experiment(get_experiment("quenched"), "smoke", out, overrides=OVERRIDES, progress=False)
     return out
 
 
@@ -99,3 +97,17 @@ def test_hrsnn_arms_search_resume_and_report(tmp_path):
     for row in rows:  # the objective is the ratio the trial recorded
         ratio = float(row["rate_hz"]) / float(row["memory_capacity"])
         assert float(row["objective"]) == pytest.approx(ratio, rel=1e-6)
+
+
+def test_quenched_writes_nothing_without_the_allen_table(monkeypatch, tmp_path):
+    from hetsnn.data import allen
+    from hetsnn.data.locations import DataNotFound
+
+    def missing():
+        raise DataNotFound("no Allen table here")
+
+    monkeypatch.setattr(allen, "read_table", missing)
+    out = tmp_path / "quenched"
+    with pytest.raises(DataNotFound, match="Allen"):
+        run_experiment(get_experiment("quenched"), "small", out, progress=False)
+    assert not out.exists()

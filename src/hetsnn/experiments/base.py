@@ -57,6 +57,7 @@ class Experiment:
     # ``report(run_dir, manifest, out) -> markdown``; make_points then returns [].
     runner: Callable[[Any, Path, bool], None] | None = None
     report: Callable[[Path, dict, Path], str] | None = None
+    check: Callable[[Any], None] | None = None  # raise before anything is written (data)
 
     def resolve(self, preset: str, overrides: dict | None = None) -> Any:
         """The preset's settings with ``overrides`` applied (None values ignored)."""
@@ -164,6 +165,8 @@ def run_experiment(
     for task in dict.fromkeys(p.config.task for p in points):  # fail before writing anything
         for split in ("train", "test"):
             task.load_data(split)
+    if experiment.check is not None:
+        experiment.check(settings)
     storage.write_json(path, wanted)
     if experiment.runner is not None:
         experiment.runner(settings, out, progress)

@@ -30,7 +30,7 @@ from hetsnn.analysis.spike_distance import pairwise_van_rossum
 from hetsnn.data import load_dataset
 from hetsnn.ei import EINetwork, add_weight_noise, calibrate_input_gain
 from hetsnn.errors import ConfigError
-from hetsnn.experiments.base import Experiment
+from hetsnn.experiments.base import Experiment, no_points
 from hetsnn.tasks.classify import N_CLASSES, N_PIXELS, pixel_statistics
 
 
@@ -214,11 +214,10 @@ def run_ei(s: EISettings, out: Path, progress: bool = True) -> None:
             storage.write_json(folder / "result.json", result)
 
 
-def _check_data_then_no_points(s: EISettings) -> list:
-    """The data set must be readable before anything is written; no RunConfig points."""
+def _check_data(s: EISettings) -> None:
+    """The data set must be readable before anything is written."""
     for split in ("train", "test"):
         load_dataset(s.dataset, split)
-    return []
 
 
 PRESETS = {
@@ -249,7 +248,8 @@ EXPERIMENT = Experiment(
     x_label="excitatory share",
     y_label="test accuracy",
     presets=PRESETS,
-    make_points=_check_data_then_no_points,
+    make_points=no_points,
+    check=_check_data,
     runner=run_ei,
     report=_report,
 )

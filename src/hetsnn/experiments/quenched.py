@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from hetsnn import reservoir, storage
 from hetsnn.errors import ConfigError
-from hetsnn.experiments.base import Experiment
+from hetsnn.experiments.base import Experiment, no_points
 from hetsnn.heterogeneity import Distribution
 from hetsnn.suite import suite_scores
 from hetsnn.tasks.temporal import SuiteConfig, make_suite
@@ -182,13 +182,6 @@ def run_quenched(s: QuenchedSettings, out: Path, progress: bool = True) -> None:
     bar.close()
 
 
-def _check_then_no_points(s: QuenchedSettings) -> list:
-    """Resolve the distributions (the Allen table must be readable) before anything is
-    written; the study has no RunConfig points."""
-    distributions(s)
-    return []
-
-
 SMOKE_SUITE = SuiteConfig(
     stream_steps=300,
     washout=10,
@@ -250,7 +243,8 @@ EXPERIMENT = Experiment(
     x_label="reservoir size N",
     y_label="suite score",
     presets=PRESETS,
-    make_points=_check_then_no_points,
+    make_points=no_points,
     runner=run_quenched,
+    check=distributions,  # the Allen table must be readable before anything is written
     report=_report,
 )
