@@ -25,7 +25,7 @@ from flax import struct
 
 from hetsnn.errors import ConfigError
 from hetsnn.heterogeneity import Distribution
-from hetsnn.reservoir import Dynamics, Reservoir, _dynamics
+from hetsnn.reservoir import Dynamics, Reservoir, step_function
 
 
 @struct.dataclass
@@ -101,13 +101,13 @@ def train_stdp(
     w = reservoir.w_rec
     plastic = (w > 0).astype(w.dtype)  # existing excitatory synapses
     fixed = w * (1 - plastic)
-    start, _, _ = _dynamics(reservoir, dynamics)
+    start, _, _ = step_function(reservoir, dynamics)
     drive = inputs @ reservoir.w_in + reservoir.bias
 
     def plastic_step(carry, d):
         neuron_carry, w_plastic, pre_trace, post_trace = carry
         pre_spikes = neuron_carry[1]  # emitted last step, arriving now
-        _, step, _ = _dynamics(reservoir.replace(w_rec=w_plastic + fixed), dynamics)
+        _, step, _ = step_function(reservoir.replace(w_rec=w_plastic + fixed), dynamics)
         neuron_carry, spikes = step(neuron_carry, d)
         dw, pre_trace, post_trace = stdp_step(
             w_plastic, pre_trace, post_trace, pre_spikes, spikes, params, dynamics.dt

@@ -120,6 +120,12 @@ class Reservoir:
     hidden: neurons.NeuronParams
 
 
+def stack(trees: list):
+    """Pytrees of equal structure and shapes (reservoirs, STDP parameters, suite data)
+    stacked along a new leading axis, for ``lax.map`` / ``vmap``."""
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
 def seed_keys(seed: int) -> dict[str, jax.Array]:
     """Independent keys of one seed: ``weights`` (for :func:`init`), ``tau``, ``perturb``,
     ``stdp`` and ``stream``. Split once at the top: with JAX's partitionable threefry,
@@ -165,7 +171,7 @@ def perturb(
     return reservoir.replace(w_rec=jnp.where(keep, scale * reservoir.w_rec, 0.0))
 
 
-def _dynamics(reservoir: Reservoir, dynamics: Dynamics):
+def step_function(reservoir: Reservoir, dynamics: Dynamics):
     """``(start, step, features_of)``: the scan's initial carry, its step
     ``(carry, drive (N,)) -> (carry, spikes or None)``, and the read-out's view of a carry."""
     n = reservoir.bias.shape[0]
@@ -198,7 +204,7 @@ def run(reservoir: Reservoir, inputs: jax.Array, dynamics: Dynamics):
         (rate: ``tanh(x)``; spiking: spike trains filtered with ``trace_tau``);
         ``spikes: (T, N)`` in {0, 1} (spiking kind), or ``None`` (rate kind).
     """
-    start, step, features_of = _dynamics(reservoir, dynamics)
+    start, step, features_of = step_function(reservoir, dynamics)
 
     def step_and_read(carry, d):
         carry, spikes = step(carry, d)
@@ -212,6 +218,6 @@ def run(reservoir: Reservoir, inputs: jax.Array, dynamics: Dynamics):
 def final_features(reservoir: Reservoir, inputs: jax.Array, dynamics: Dynamics) -> jax.Array:
     """What the read-out sees after the last of ``inputs: (T, n_inputs)``, ``(N,)``; keeps
     no history, so it vmaps over many sequences in little memory."""
-    start, step, features_of = _dynamics(reservoir, dynamics)
+    start, step, features_of = step_function(reservoir, dynamics)
     carry, _ = jax.lax.scan(step, start, inputs @ reservoir.w_in + reservoir.bias)
     return features_of(carry)

@@ -2,9 +2,9 @@
 
 :func:`suite_scores` runs the reservoir on the suite's streams and sequences, fits one
 ridge read-out per generator on the training part and scores every variant on the test
-part; it is a pure function of the reservoir, so it vmaps over reservoirs that share
-shapes (seeds, tau distributions, perturbations). :func:`family_scores` condenses the
-vector into the numbers the report compares.
+part; it is a pure function of the reservoir, so one compiled program maps over stacked
+reservoirs of equal shapes (seeds, tau distributions, perturbations).
+:func:`family_scores` condenses the vector into the numbers the report compares.
 """
 
 import jax

@@ -178,9 +178,13 @@ def evaluate(s: HRSNNSettings, design: Design, seeds: list[int], plastic: bool =
         params.append(p)
         streams.append(stream)
         suites.append(make_suite(1000 + seed, s.suite))
-    stack = lambda trees: jax.tree.map(lambda *xs: jnp.stack(xs), *trees)  # noqa: E731
     program = _program(config.dynamics, s.suite, s.ridge_alpha, s.w_max_factor)
-    scores, rates = program(stack(reservoirs), stack(params), jnp.stack(streams), stack(suites))
+    scores, rates = program(
+        reservoir.stack(reservoirs),
+        reservoir.stack(params),
+        jnp.stack(streams),
+        reservoir.stack(suites),
+    )
     return {"scores": np.asarray(scores).tolist(), "rate_hz": np.asarray(rates).tolist()}
 
 

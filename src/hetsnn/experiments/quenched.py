@@ -17,7 +17,6 @@ from functools import cache
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 from tqdm.auto import tqdm
 
 from hetsnn import reservoir, storage
@@ -116,10 +115,6 @@ def _scorer(dynamics: reservoir.Dynamics, suite: SuiteConfig, alpha: float):
     return jax.jit(score)
 
 
-def _stack(trees):
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
-
-
 def _draw(s: QuenchedSettings, kind: str, n: int, seed: int) -> list[reservoir.Reservoir]:
     """One reservoir per distribution: same weights (seed), time constants from each."""
     keys = reservoir.seed_keys(seed)
@@ -134,7 +129,7 @@ def _draw(s: QuenchedSettings, kind: str, n: int, seed: int) -> list[reservoir.R
 def _score(s: QuenchedSettings, kind: str, reservoirs, seed: int):
     dynamics = reservoir.ReservoirConfig(1, kind).dynamics
     scores, rates = _scorer(dynamics, s.suite, s.ridge_alpha)(
-        _stack(reservoirs), make_suite(1000 + seed, s.suite)
+        reservoir.stack(reservoirs), make_suite(1000 + seed, s.suite)
     )
     return scores.tolist(), rates.tolist()
 
