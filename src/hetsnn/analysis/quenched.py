@@ -16,6 +16,7 @@ import numpy as np
 
 from hetsnn import storage
 from hetsnn.errors import RunDirError
+from hetsnn.experiments.quenched import cell_path, robustness_path
 from hetsnn.report import fmt, save_figure
 from hetsnn.suite import FAMILIES, family_scores
 from hetsnn.tasks.temporal import SuiteConfig
@@ -33,10 +34,7 @@ def load_cells(run_dir: Path, settings: dict) -> dict:
     for kind in settings["kinds"]:
         sizes, scores, rates = [], [], []
         for n in settings["sizes"]:
-            paths = [
-                Path(run_dir) / "cells" / f"{kind}-N{n}-seed{s}.json"
-                for s in range(settings["seeds"])
-            ]
+            paths = [cell_path(run_dir, kind, n, s) for s in range(settings["seeds"])]
             if all(p.exists() for p in paths):
                 cells = [storage.read_json(p) for p in paths]
                 sizes.append(n)
@@ -110,9 +108,7 @@ def _robustness(run_dir: Path, settings: dict, suite: SuiteConfig) -> dict:
     result = {}
     n_dists = len(settings["distributions"])
     for kind in settings["kinds"]:
-        paths = [
-            Path(run_dir) / "robustness" / f"{kind}-seed{s}.json" for s in range(settings["seeds"])
-        ]
+        paths = [robustness_path(run_dir, kind, s) for s in range(settings["seeds"])]
         if not all(p.exists() for p in paths):
             continue
         runs = [storage.read_json(p) for p in paths]

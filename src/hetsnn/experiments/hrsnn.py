@@ -31,7 +31,7 @@ from hetsnn.errors import ConfigError
 from hetsnn.experiments.base import Experiment, no_points
 from hetsnn.heterogeneity import Distribution
 from hetsnn.suite import family_scores, suite_scores
-from hetsnn.tasks.temporal import SuiteConfig, make_suite
+from hetsnn.tasks.temporal import SMOKE_SUITE, SuiteConfig, make_suite
 
 SEARCH_SEED_OFFSET = 10_000  # search seeds are 10000, 10001, ...; test seeds 0, 1, ...
 STUDY = "hrsnn"
@@ -271,17 +271,6 @@ def run_hrsnn(s: HRSNNSettings, out: Path, progress: bool = True) -> None:
         result = evaluate(s, design, seeds)
         storage.write_json(path, {"design": _fields(design), "plastic": True, **result})
 
-
-SMOKE_SUITE = SuiteConfig(
-    stream_steps=300,
-    washout=10,
-    delays=tuple(range(1, 11)),
-    narma_orders=(2, 5),
-    pattern_classes=(2,),
-    pattern_noise=(1.0,),
-    pattern_lengths=(5,),
-    pattern_samples=40,
-)
 
 PRESETS = {
     "smoke": HRSNNSettings(

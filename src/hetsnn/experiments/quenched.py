@@ -24,7 +24,7 @@ from hetsnn.errors import ConfigError
 from hetsnn.experiments.base import Experiment, no_points
 from hetsnn.heterogeneity import Distribution
 from hetsnn.suite import suite_scores
-from hetsnn.tasks.temporal import SuiteConfig, make_suite
+from hetsnn.tasks.temporal import SMOKE_SUITE, SuiteConfig, make_suite
 
 BIOLOGICAL = {"allen-mouse": "mouse VISp L4 spiny", "allen-human": "human MTG spiny"}
 MATCHED = ("homogeneous", "gamma", "lognormal", "uniform")  # share tau_mean (and tau_cv)
@@ -177,16 +177,6 @@ def run_quenched(s: QuenchedSettings, out: Path, progress: bool = True) -> None:
     bar.close()
 
 
-SMOKE_SUITE = SuiteConfig(
-    stream_steps=300,
-    washout=10,
-    delays=tuple(range(1, 11)),
-    narma_orders=(2, 5),
-    pattern_classes=(2,),
-    pattern_noise=(1.0,),
-    pattern_lengths=(5,),
-    pattern_samples=40,
-)
 PAPER_SUITE = SuiteConfig(
     stream_steps=5000,
     washout=100,

@@ -88,6 +88,19 @@ class SuiteConfig:
         )
 
 
+# A suite small enough for smoke presets and tests (13 variants, 310-step streams).
+SMOKE_SUITE = SuiteConfig(
+    stream_steps=300,
+    washout=10,
+    delays=tuple(range(1, 11)),
+    narma_orders=(2, 5),
+    pattern_classes=(2,),
+    pattern_noise=(1.0,),
+    pattern_lengths=(5,),
+    pattern_samples=40,
+)
+
+
 @struct.dataclass
 class SuiteData:
     """One draw of the suite's data.
