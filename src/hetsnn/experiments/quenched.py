@@ -115,14 +115,14 @@ def _scorer(dynamics: reservoir.Dynamics, suite: SuiteConfig, alpha: float):
     return jax.jit(score)
 
 
-def _draw(s: QuenchedSettings, kind: str, n: int, seed: int) -> list[reservoir.Reservoir]:
+def _draw(dists: list[Distribution], kind: str, n: int, seed: int) -> list[reservoir.Reservoir]:
     """One reservoir per distribution: same weights (seed), time constants from each."""
     keys = reservoir.seed_keys(seed)
     return [
         reservoir.init(
             keys["weights"], 1, reservoir.ReservoirConfig(n, kind, dist), tau_key=keys["tau"]
         )
-        for dist in distributions(s).values()
+        for dist in dists
     ]
 
 
@@ -148,16 +148,17 @@ def run_quenched(s: QuenchedSettings, out: Path, progress: bool = True) -> None:
     sweeps = [(k, seed) for k in s.kinds for seed in range(s.seeds)]
     bar = tqdm(total=len(cells) + len(sweeps), desc="quenched", unit="cell", disable=not progress)
     names = list(s.distributions)
+    dists = list(distributions(s).values())  # read and fit the Allen table once
     for kind, n, seed in cells:
         path = cell_path(out, kind, n, seed)
         if not path.exists():
-            scores, rates = _score(s, kind, _draw(s, kind, n, seed), seed)
+            scores, rates = _score(s, kind, _draw(dists, kind, n, seed), seed)
             storage.write_json(path, {"distributions": names, "scores": scores, "rate_hz": rates})
         bar.update()
     for kind, seed in sweeps:
         path = robustness_path(out, kind, seed)
         if not path.exists():
-            base = _draw(s, kind, s.robustness_size, seed)
+            base = _draw(dists, kind, s.robustness_size, seed)
             key = reservoir.seed_keys(seed)["perturb"]  # same synapses for every tau
             perturbed = [reservoir.perturb(r, key, scale=x) for r in base for x in s.scales]
             perturbed += [reservoir.perturb(r, key, removed=x) for r in base for x in s.removed]

@@ -19,6 +19,7 @@ sequences (patterns), so a suite of hundreds of variants costs a few scans.
 
 import itertools
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jax
 import jax.numpy as jnp
@@ -156,8 +157,11 @@ def patterns(rng, classes: int, noise: float, length: int, samples: int, padded:
     return inputs[..., None], labels.astype(np.int32)
 
 
+@lru_cache(maxsize=32)
 def make_suite(seed: int, suite: SuiteConfig) -> SuiteData:
-    """Draw the suite's inputs and targets (``seed`` fixes them all), float32 arrays."""
+    """Draw the suite's inputs and targets (``seed`` fixes them all), float32 arrays.
+
+    Cached: a study scores every size, kind and search trial of a seed on the same data."""
     rng = np.random.default_rng(seed)
     steps = suite.washout + suite.stream_steps
     recall = rng.uniform(-1.0, 1.0, steps)
