@@ -16,7 +16,7 @@ import numpy as np
 from hetsnn import storage
 from hetsnn.analysis.quenched import suite_from_manifest
 from hetsnn.errors import RunDirError
-from hetsnn.experiments.hrsnn import ARMS, SEARCH_SPACE, STUDY, arm_path
+from hetsnn.experiments.hrsnn import ARMS, SEARCH_SPACE, STUDY, arm_path, is_feasible
 from hetsnn.report import fmt, save_figure
 from hetsnn.suite import family_scores
 
@@ -49,10 +49,10 @@ def _trials(run_dir: Path) -> list:
     return [t for t in study.get_trials(deepcopy=False) if t.value is not None]
 
 
-def _search_figure(trials: list, path: Path) -> None:
+def _search_figure(trials: list, min_memory_capacity: float, path: Path) -> None:
     numbers = np.array([t.number for t in trials])
     values = np.array([t.value for t in trials])
-    feasible = np.array([t.user_attrs["memory_capacity_shortfall"] <= 0 for t in trials])
+    feasible = np.array([is_feasible(t, min_memory_capacity) for t in trials])
     best = np.minimum.accumulate(np.where(feasible, values, np.inf))
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     left.scatter(numbers[feasible], values[feasible], s=12, label="feasible")
@@ -111,7 +111,7 @@ def report(run_dir: Path, manifest: dict, out: Path) -> str:
     storage.atomic_write_bytes(out / "arms.csv", _csv(rows))
     trials = _trials(run_dir)
     if trials:
-        feasible = [t for t in trials if t.user_attrs["memory_capacity_shortfall"] <= 0]
+        feasible = [t for t in trials if is_feasible(t, settings["min_memory_capacity"])]
         table += (
             f"\nBayesian optimisation (optuna TPE, objective rate / MC on "
             f"{settings['search_seeds']} search seeds, constraint MC >= "
@@ -126,7 +126,7 @@ def report(run_dir: Path, manifest: dict, out: Path) -> str:
                 f"{fmt(best.user_attrs['memory_capacity'])})"
             )
         table += "\n"
-        _search_figure(trials, out / "search.png")
+        _search_figure(trials, settings["min_memory_capacity"], out / "search.png")
         header = ["trial", "objective", "rate_hz", "memory_capacity", *names]
         storage.atomic_write_bytes(
             out / "trials.csv",

@@ -225,7 +225,6 @@ def search(s: HRSNNSettings, out: Path, progress: bool = True):
         rate, mc, ratio = objective_terms(evaluate(s, design, seeds), s.suite)
         trial.set_user_attr("rate_hz", rate)
         trial.set_user_attr("memory_capacity", mc)
-        trial.set_user_attr("memory_capacity_shortfall", s.min_memory_capacity - mc)
         trial.set_constraint("memory_capacity_shortfall", s.min_memory_capacity - mc)
         if not math.isfinite(ratio):
             raise optuna.TrialPruned(f"non-finite objective (rate {rate}, MC {mc})")
@@ -237,12 +236,17 @@ def search(s: HRSNNSettings, out: Path, progress: bool = True):
     return study
 
 
-def best_design(study) -> Design | None:
+def is_feasible(trial, min_memory_capacity: float) -> bool:
+    """Whether a finished trial met the search's constraint MC >= min_memory_capacity."""
+    return trial.user_attrs["memory_capacity"] >= min_memory_capacity
+
+
+def best_design(study, min_memory_capacity: float) -> Design | None:
     """The best feasible trial's design (None if no trial met the constraint)."""
     feasible = [
         t
         for t in study.get_trials(deepcopy=False)
-        if t.value is not None and t.user_attrs.get("memory_capacity_shortfall", 1) <= 0
+        if t.value is not None and is_feasible(t, min_memory_capacity)
     ]
     if not feasible:
         return None
@@ -265,7 +269,7 @@ def run_hrsnn(s: HRSNNSettings, out: Path, progress: bool = True) -> None:
             storage.write_json(path, {"design": _fields(design), "plastic": plastic, **result})
     if s.trials == 0:
         return
-    design = best_design(search(s, out, progress))
+    design = best_design(search(s, out, progress), s.min_memory_capacity)
     path = arm_path(out, "bayes-opt")
     if design is not None and not path.exists():
         result = evaluate(s, design, seeds)
