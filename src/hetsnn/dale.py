@@ -38,3 +38,13 @@ def signed(magnitudes: jax.Array, signs: jax.Array) -> jax.Array:
     """Weights ``(n_pre, n_post)`` from non-negative ``magnitudes`` and presynaptic
     ``signs: (n_pre,)``."""
     return jnp.abs(magnitudes) * signs[:, None]
+
+
+def balanced(magnitudes: jax.Array, signs: jax.Array, gain: float) -> jax.Array:
+    """Non-negative recurrent magnitudes ``(n, n)`` with inhibition balancing excitation
+    (:func:`balanced_scale`) and scaled so that ``signed(result, signs)`` has a spectral
+    radius near ``gain``: its entries then have mean about zero and std ``gain / sqrt(n)``
+    (circular law)."""
+    magnitudes = jnp.abs(magnitudes) * balanced_scale(signs)[:, None]
+    n = magnitudes.shape[0]
+    return magnitudes * gain / (jnp.sqrt(n) * jnp.std(signed(magnitudes, signs)) + 1e-12)

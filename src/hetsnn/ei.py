@@ -81,8 +81,7 @@ class EINetwork:
         k_in, k_rec, k_out = jax.random.split(key, 3)
         h = self.n_hidden
         w_in = jax.nn.initializers.lecun_normal()(k_in, (self.n_in, h), jnp.float32)
-        rec = jnp.abs(jax.random.normal(k_rec, (h, h))) * dale.balanced_scale(self.signs)[:, None]
-        rec = rec * self.rec_gain / (jnp.sqrt(h) * jnp.std(dale.signed(rec, self.signs)) + 1e-12)
+        rec = dale.balanced(jax.random.normal(k_rec, (h, h)), self.signs, self.rec_gain)
         out = jnp.abs(jax.random.normal(k_out, (h, self.n_out))) / jnp.sqrt(h)
         return EIParams(w_in=w_in, rec_raw=rec, out_raw=out)
 

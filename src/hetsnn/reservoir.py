@@ -147,9 +147,7 @@ def init(key: jax.Array, n_inputs: int, config: ReservoirConfig, tau_key=None) -
     w_rec = jnp.where(mask, std * jax.random.normal(k_rec, (n, n)), 0.0)
     if config.excitatory_fraction is not None:
         signs = dale.population_signs(n, config.excitatory_fraction)
-        w_rec = dale.signed(w_rec, signs) * dale.balanced_scale(signs)[:, None]
-        # entries of zero mean and this std put the spectral radius near g (circular law)
-        w_rec = w_rec * config.gain / (jnp.sqrt(n) * jnp.std(w_rec) + 1e-12)
+        w_rec = dale.signed(dale.balanced(w_rec, signs, config.gain), signs)
     if config.kind == "rate":
         bias = config.bias_scale * jax.random.normal(k_bias, (n,))
     else:

@@ -15,9 +15,11 @@ Each (ratio, rate, seed) cell checkpoints after every epoch in
 resumed run continues from the last finished epoch.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -26,7 +28,7 @@ import optax
 from tqdm.auto import tqdm
 
 from hetsnn import storage
-from hetsnn.analysis.spike_distance import pairwise_van_rossum
+from hetsnn.analysis.spike_distance import spike_pattern_diversity
 from hetsnn.data import load_dataset
 from hetsnn.ei import EINetwork, add_weight_noise, calibrate_input_gain
 from hetsnn.errors import ConfigError
@@ -92,8 +94,17 @@ def _split(s: EISettings, split: str):
     return jnp.asarray(x), jnp.asarray(labels.astype(np.int32))
 
 
+class Programs(NamedTuple):
+    """The compiled pieces of one network's training and evaluation."""
+
+    optimiser: optax.GradientTransformation
+    epoch: Callable  # (params, opt_state, key, x, y) -> (params, opt_state, mean loss)
+    predict: Callable  # (params, x) -> (predicted labels, summed per-neuron rates)
+    forward: Callable  # (params, x) -> (logits, spikes (steps, B, H))
+
+
 @cache
-def _programs(net: EINetwork, batch: int, lr: float):
+def _programs(net: EINetwork, batch: int, lr: float) -> Programs:
     optimiser = optax.apply_if_finite(optax.adam(lr), max_consecutive_errors=2**30)
 
     def loss_fn(params, x, y):
@@ -122,7 +133,7 @@ def _programs(net: EINetwork, batch: int, lr: float):
         logits, spikes = net.forward(params, x)
         return jnp.argmax(logits, -1), net.rate_hz(spikes) * x.shape[0]
 
-    return optimiser, epoch, predict
+    return Programs(optimiser, epoch, predict, jax.jit(net.forward))
 
 
 def evaluate(net: EINetwork, params, x, y, predict, chunk: int = 1000) -> tuple[float, np.ndarray]:
@@ -135,11 +146,11 @@ def evaluate(net: EINetwork, params, x, y, predict, chunk: int = 1000) -> tuple[
     return correct / x.shape[0], rate_sum / x.shape[0]
 
 
-def diversity(net: EINetwork, params, x, tau: float) -> dict[str, float]:
+def diversity(net: EINetwork, params, x, tau: float, forward: Callable) -> dict[str, float]:
     """Mean pairwise van Rossum distance between the spike trains of the inhibitory (and
     of the excitatory) neurons, per image, averaged over the images of ``x``; NaN for a
-    population with fewer than two neurons."""
-    _, spikes = jax.jit(net.forward)(params, x)  # (steps, B, H)
+    population with fewer than two neurons. ``forward``: the network's compiled forward."""
+    _, spikes = forward(params, x)  # (steps, B, H)
     n_e = net.n_excitatory
     result = {}
     for name, part in (("inhibitory", spikes[..., n_e:]), ("excitatory", spikes[..., :n_e])):
@@ -147,8 +158,8 @@ def diversity(net: EINetwork, params, x, tau: float) -> dict[str, float]:
         if n < 2:
             result[name] = float("nan")
             continue
-        distances = jax.vmap(lambda r: pairwise_van_rossum(r, net.dt, tau), in_axes=1)(part)
-        result[name] = float(distances.sum() / (x.shape[0] * n * (n - 1)))
+        per_image = jax.vmap(lambda r: spike_pattern_diversity(r, net.dt, tau), in_axes=1)(part)
+        result[name] = float(per_image.mean())
     return result
 
 
@@ -156,11 +167,12 @@ def train_cell(s: EISettings, ratio: float, init_rate, seed: int, folder: Path, 
     """Train and evaluate one network, checkpointing after every epoch."""
     (x_train, y_train), (x_test, y_test) = data
     net = network(s, ratio)
-    optimiser, epoch, predict = _programs(net, s.batch, s.lr)
+    optimiser, epoch, predict, forward = _programs(net, s.batch, s.lr)
     key_init, key_train, key_noise = jax.random.split(jax.random.key(seed), 3)
     params = net.init(key_init)
-    initial_rate = float(evaluate(net, params, x_train[:256], y_train[:256], predict)[1].mean())
-    if init_rate is not None:
+    if init_rate is None:
+        initial_rate = float(evaluate(net, params, x_train[:256], y_train[:256], predict)[1].mean())
+    else:
         params, reached = calibrate_input_gain(net, params, x_train[:256], init_rate)
         initial_rate = float(reached)
     opt_state = optimiser.init(params)
@@ -194,7 +206,9 @@ def train_cell(s: EISettings, ratio: float, init_rate, seed: int, folder: Path, 
         "loss_by_epoch": history["loss"],
         "rate_e_hz": float(rates[:n_e].mean()) if n_e else float("nan"),
         "rate_i_hz": float(rates[n_e:].mean()) if n_e < net.n_hidden else float("nan"),
-        "diversity": diversity(net, params, x_test[: s.diversity_images], s.van_rossum_tau),
+        "diversity": diversity(
+            net, params, x_test[: s.diversity_images], s.van_rossum_tau, forward
+        ),
         "weight_noise": list(s.weight_noise),
         "noise_accuracy": noise_accuracy,
     }
