@@ -213,8 +213,8 @@ def _pairing(params, pre_first: bool):
     spike, none = jnp.ones(1), jnp.zeros(1)
     first = (spike, none) if pre_first else (none, spike)
     second = (none, spike) if pre_first else (spike, none)
-    dw1, pre, post = plasticity.stdp_step(zeros, zeros, zeros, *first, params, 5.0)
-    dw2, _, _ = plasticity.stdp_step(zeros, pre, post, *second, params, 5.0)
+    dw1, pre, post = plasticity.stdp_step(zeros, zeros, *first, params, 5.0)
+    dw2, _, _ = plasticity.stdp_step(pre, post, *second, params, 5.0)
     return float((dw1 + dw2)[0, 0])
 
 
@@ -230,8 +230,8 @@ def test_stdp_pairs_by_hand():
         tau_minus=jnp.ones((1, 2)),
     )
     zeros = jnp.zeros((1, 2))
-    _, pre, post = plasticity.stdp_step(zeros, zeros, zeros, jnp.ones(1), jnp.zeros(2), two, 5.0)
-    dw, _, _ = plasticity.stdp_step(zeros, pre, post, jnp.zeros(1), jnp.ones(2), two, 5.0)
+    _, pre, post = plasticity.stdp_step(zeros, zeros, jnp.ones(1), jnp.zeros(2), two, 5.0)
+    dw, _, _ = plasticity.stdp_step(pre, post, jnp.zeros(1), jnp.ones(2), two, 5.0)
     np.testing.assert_allclose(dw[0], [0.1 * math.exp(-0.5), 0.3 * math.exp(-0.125)], rtol=1e-6)
 
 

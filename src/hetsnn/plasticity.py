@@ -65,11 +65,10 @@ def draw(key: jax.Array, shape: tuple[int, int], config: STDPConfig, dt: float) 
     )
 
 
-def stdp_step(w, pre_trace, post_trace, pre_spikes, post_spikes, params: STDPParams, dt):
+def stdp_step(pre_trace, post_trace, pre_spikes, post_spikes, params: STDPParams, dt):
     """One step of the rule in the module docstring.
 
     Args:
-        w: weight magnitudes ``(n_pre, n_post)`` (unused; kept for the rule's signature).
         pre_trace, post_trace: ``(n_pre, n_post)`` traces.
         pre_spikes: ``(n_pre,)``; post_spikes: ``(n_post,)`` in {0, 1}.
 
@@ -110,7 +109,7 @@ def train_stdp(
         _, step, _ = step_function(reservoir.replace(w_rec=w_plastic + fixed), dynamics)
         neuron_carry, spikes = step(neuron_carry, d)
         dw, pre_trace, post_trace = stdp_step(
-            w_plastic, pre_trace, post_trace, pre_spikes, spikes, params, dynamics.dt
+            pre_trace, post_trace, pre_spikes, spikes, params, dynamics.dt
         )
         w_plastic = jnp.clip(w_plastic + w_max * dw * plastic, 0.0, w_max)
         return (neuron_carry, w_plastic, pre_trace, post_trace), spikes

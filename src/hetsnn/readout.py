@@ -24,13 +24,18 @@ class Readout:
         return (features - self.x_mean) @ self.weights + self.y_mean
 
 
+def _sample_weights(mask, like: jax.Array) -> jax.Array:
+    """``(S,)`` 0/1 weights of the samples of ``like: (S, ...)``: ``mask``, or all ones."""
+    return jnp.ones(like.shape[0], like.dtype) if mask is None else mask.astype(like.dtype)
+
+
 def fit_ridge(features: jax.Array, targets: jax.Array, alpha: float, mask=None) -> Readout:
     """Ridge regression of ``targets: (S, n_outputs)`` on ``features: (S, N)``.
 
     ``mask: (S,)`` (optional, 0/1) selects the samples used, so that the shapes stay static
     under jit when a warm-up or a test set is left out.
     """
-    weight = jnp.ones(features.shape[0]) if mask is None else mask.astype(features.dtype)
+    weight = _sample_weights(mask, features)
     count = jnp.maximum(weight.sum(), 1.0)
     x_mean = (weight @ features) / count
     y_mean = (weight @ targets) / count
@@ -45,7 +50,7 @@ def fit_ridge(features: jax.Array, targets: jax.Array, alpha: float, mask=None) 
 def r_squared(predictions: jax.Array, targets: jax.Array, mask=None) -> jax.Array:
     """Coefficient of determination per output, ``1 - SSE / SST`` over the masked samples;
     ``(S, n_outputs)`` -> ``(n_outputs,)``. Negative when worse than predicting the mean."""
-    weight = jnp.ones(targets.shape[0]) if mask is None else mask.astype(targets.dtype)
+    weight = _sample_weights(mask, targets)
     mean = (weight @ targets) / weight.sum()
     sse = weight @ (predictions - targets) ** 2
     sst = weight @ (targets - mean) ** 2
@@ -56,7 +61,7 @@ def squared_correlation(predictions: jax.Array, targets: jax.Array, mask=None) -
     """Squared Pearson correlation per output over the masked samples, ``(n_outputs,)``:
     the memory function ``m(d)`` of Jaeger (2001) when target ``d`` is the input ``d`` steps
     ago; its sum over delays is the memory capacity."""
-    weight = jnp.ones(targets.shape[0]) if mask is None else mask.astype(targets.dtype)
+    weight = _sample_weights(mask, targets)
     count = weight.sum()
     p = predictions - (weight @ predictions) / count
     t = targets - (weight @ targets) / count

@@ -344,11 +344,10 @@ def build_report(run_dir: Path) -> str:
 
     run_dir = Path(run_dir)
     if (run_dir / MANIFEST).exists():
-        experiment = EXPERIMENTS.get(storage.read_json(run_dir / MANIFEST)["experiment"])
+        manifest = storage.read_json(run_dir / MANIFEST)
+        experiment = EXPERIMENTS.get(manifest["experiment"])
         if experiment is not None and experiment.report is not None:
-            return experiment.report(
-                run_dir, storage.read_json(run_dir / MANIFEST), run_dir / "report"
-            )
+            return experiment.report(run_dir, manifest, run_dir / "report")
     manifest, rows = collect(run_dir)
     if not rows:
         raise RunDirError(f"{run_dir} has no finished runs yet: nothing to report")
