@@ -93,7 +93,7 @@ def test_allen_populations_of_the_shared_table(monkeypatch, tmp_path):
     rows = allen.read_table(SHARED_DATA, download=False)
     assert len(rows) == 2333
     mouse, human = (allen.membrane_time_constants(rows, p) for p in allen.POPULATIONS)
-    assert (mouse.size, human.size) == (290, 236)  # SCIENCE.md / the data README
+    assert (mouse.size, human.size) == (290, 236)  # docs/specification.md / the data README
     assert np.all(mouse > 0) and np.all(human > 0)
     assert 15 < np.median(mouse) < np.median(human) < 40  # human pyramidal cells are slower
 

@@ -100,3 +100,71 @@ def test_population_evaluated_in_blocks_gives_the_same_generation():
 def test_eval_block_must_divide_the_population():
     with pytest.raises(ConfigError, match="eval_block .3. must divide the population .8."):
         StrategyConfig(population=8, eval_block=3)
+
+
+def evojax_pgpe_sgd_step(centre, stdev, noise, rewards, lr, stdev_lr, max_change=0.2):
+    """EvoJAX's ``PGPE(optimizer=None).tell`` for one generation, transcribed in numpy from
+    ``evojax/algo/pgpe.py`` (google/evojax HEAD acf5252): ``process_scores`` ranks the
+    rewards into ``ranks / ranks.max() - 0.5``; ``compute_reinforce_update`` takes pairs
+    (+noise, -noise); jax's ``optimizers.sgd`` steps along ``-(-grad_center)``; the stdev
+    moves by ``stdev_lr * grad`` clipped to +-20 %. ``noise``: ``(pop/2, dims)``, already
+    multiplied by the stdev, the population being ``[c + noise_0, c - noise_0, ...]``.
+    """
+    ranks = np.empty(rewards.size)
+    ranks[np.argsort(rewards)] = np.arange(rewards.size)
+    scores = (ranks / ranks.max() - 0.5).reshape(-1, 2)
+    baseline = scores.mean()
+    grad_center = (noise * (scores[:, 0] - scores[:, 1])[:, None] * 0.5).mean(axis=0)
+    grad_stdev = (
+        (scores.sum(axis=1)[:, None] / 2 - baseline) * (noise**2 - stdev**2) / stdev
+    ).mean(axis=0)
+    new_stdev = np.clip(
+        stdev + stdev_lr * grad_stdev, stdev * (1 - max_change), stdev * (1 + max_change)
+    )
+    return centre + lr * grad_center, new_stdev
+
+
+def test_pgpe_with_sgd_is_evojax_default_update():
+    """centre_optimiser="sgd" at lr 0.15 reproduces EvoJAX's default PGPE step exactly."""
+    es = make_maximiser(StrategyConfig(population=8, centre_optimiser="sgd"), num_dims=5)
+    centre = jax.random.normal(jax.random.key(0), (5,))
+    state = es.init(jax.random.key(1), centre)
+    population, state = es.ask(jax.random.key(2), state)
+    rewards = jax.random.normal(jax.random.key(3), (8,))  # distinct: no ranking ties
+    new = es.tell(jax.random.key(4), population, rewards, state)
+
+    # evosax orders the population [c + z_0..3, c - z_0..3]; EvoJAX interleaves the pairs.
+    pop, half = np.asarray(population, np.float64), 4
+    noise = pop[:half] - np.asarray(centre, np.float64)
+    np.testing.assert_allclose(pop[half:], np.asarray(centre) - noise, atol=1e-6)
+    paired = np.asarray(rewards, np.float64).reshape(2, half).T.reshape(-1)
+    want_centre, want_std = evojax_pgpe_sgd_step(
+        np.asarray(centre, np.float64), np.full(5, 0.1), noise, paired, lr=0.15, stdev_lr=0.1
+    )
+    np.testing.assert_allclose(es.centre(new), want_centre, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(new.std, want_std, rtol=1e-5)
+
+
+@pytest.mark.parametrize("centre_optimiser", ["clipup", "sgd", "adam"])
+@pytest.mark.parametrize("name", ["pgpe", "open_es"])
+def test_every_centre_optimiser_improves_a_toy_objective(name, centre_optimiser):
+    lr = 0.01 if centre_optimiser == "adam" else 0.05
+    config = StrategyConfig(name=name, population=16, centre_optimiser=centre_optimiser, lr=lr)
+    es = make_maximiser(config, num_dims=3)
+    target = jnp.array([0.3, -0.2, 0.1])
+
+    def objective(x):
+        return -jnp.sum((x - target) ** 2)
+
+    state = _maximise(es, objective, jnp.zeros(3), 150)
+    assert objective(es.centre(state)) > 0.5 * objective(jnp.zeros(3))
+
+
+def test_centre_optimiser_defaults_and_errors():
+    assert StrategyConfig().centre_optimiser == "clipup"
+    assert StrategyConfig(name="open_es").centre_optimiser == "adam"
+    assert StrategyConfig(name="cma_es").centre_optimiser is None
+    with pytest.raises(ConfigError, match="centre_optimiser 'rmsprop' is unknown"):
+        StrategyConfig(centre_optimiser="rmsprop")
+    with pytest.raises(ConfigError, match="snes has its own centre update"):
+        StrategyConfig(name="snes", centre_optimiser="adam")

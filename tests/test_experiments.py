@@ -69,12 +69,37 @@ def test_another_preset_in_the_same_directory_is_refused(memory_smoke_run, capsy
     assert "different experiment or preset" in capsys.readouterr().err
 
 
+def test_resume_with_another_centre_optimiser_is_refused(memory_smoke_run, capsys):
+    args = ["run", "memory", "--preset", "smoke", "--out", str(memory_smoke_run)]
+    assert main([*args, "--resume", "--centre-optimiser", "adam", "--centre-lr", "0.01"]) == 2
+    assert "different experiment or preset" in capsys.readouterr().err
+
+
+def test_strategy_changes_reach_every_es_point_and_the_manifest():
+    from hetsnn.config import GradientConfig
+    from hetsnn.experiments.base import manifest, with_strategy
+
+    experiment = get_experiment("bp-vs-es")
+    settings = experiment.resolve("smoke")
+    points = with_strategy(experiment.make_points(settings), {"centre_optimiser": "sgd", "lr": 0.2})
+    strategies = [p.config.optimiser for p in points if p.arm.endswith("ES")]
+    assert strategies and all(o.centre_optimiser == "sgd" and o.lr == 0.2 for o in strategies)
+    assert all(o.max_velocity == pytest.approx(0.4) for o in strategies)
+    bp = [p.config.optimiser for p in points if p.arm.endswith("BP")]
+    assert bp and all(isinstance(o, GradientConfig) and o.lr == 3e-2 for o in bp)
+    record = manifest(experiment, "smoke", settings, points, {"centre_optimiser": "sgd"})
+    assert record["strategy"] == {"centre_optimiser": "sgd"}
+    assert "strategy" not in manifest(experiment, "smoke", settings, points)
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["run", "pong"], "unknown experiment 'pong'"),
         (["run", "memory", "--preset", "huge"], "unknown preset 'huge'"),
         (["report", "/nonexistent/run"], "holds no experiment"),
+        (["run", "memory", "--centre-optimiser", "rmsprop"], "'rmsprop' is unknown"),
+        (["run", "quenched", "--centre-optimiser", "sgd"], "quenched trains no evolution"),
     ],
 )
 def test_bad_cli_input_gets_a_one_line_error(argv, message, capsys):

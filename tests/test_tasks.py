@@ -62,24 +62,84 @@ def test_memoryless_policy_scores_zero_on_balanced_cues():
         assert float(task.evaluate(ConstantPolicy(action), None, jax.random.key(3))) == 0.0
 
 
-def test_memory_inputs_show_the_cue_once_and_time_remaining():
-    """The cue appears only in the first input (gymnax's one-step lag is removed)."""
-    task, length = MemoryTask(memory_length=6), 6
-    env_state = task.reset(jax.random.key(0), jnp.int32(1))
-    from hetsnn.tasks.base import make_env
+def bsuite_memory_chain(length: int, context: int, actions: list[int]):
+    """bsuite's MemoryChain (``bsuite/environments/memory_chain.py``, one bit, query 0)
+    transcribed line by line: the observation each action is taken on, and its reward.
 
-    env = make_env(task.env_id)
-    inputs = []
-    for t in range(length + 1):
-        inputs.append(np.asarray(task.observe(None, env_state)))
-        _, env_state, reward, done, _, _ = env.step(
-            jax.random.key(t), env_state, 1, task.env_params()
-        )
-        assert bool(done) == (t == length)
-        assert float(reward) == (1.0 if t == length else 0.0)
-    inputs = np.array(inputs)
-    np.testing.assert_allclose(inputs[:, 0], 1 - np.arange(length + 1) / length, atol=1e-6)
-    np.testing.assert_array_equal(inputs[:, 1], [1.0] + [0.0] * length)
+    ``_reset`` returns ``_get_observation()`` at ``_timestep = 0``; ``_step`` computes the
+    observation *before* ``_timestep += 1`` and rewards only when ``_timestep - 1 == N``.
+    Observation entries: ``[1 - t / N, query (0), 2 * context - 1 if t == 0 else 0]``.
+    """
+
+    def get_observation(timestep):
+        cue = 2 * context - 1 if timestep == 0 else 0
+        return (1 - timestep / length, float(cue))
+
+    timestep, seen, rewards = 0, [get_observation(0)], []
+    for action in actions:
+        observation = get_observation(timestep)
+        timestep += 1
+        if timestep - 1 < length:
+            rewards.append(0.0)
+            seen.append(observation)
+            continue
+        rewards.append(1.0 if action == context else -1.0)
+        break
+    return seen[: len(rewards)], rewards
+
+
+def test_memory_task_matches_bsuite_step_for_step_for_length_three():
+    """Expected sequence for N = 3, cue +1 (episode 1), written out from bsuite's source:
+
+    a_0 is taken on the reset observation (t = 0): time 1, cue +1.
+    a_1 on the observation _step(a_0) made before advancing t from 0: time 1, cue +1 again.
+    a_2 on the observation at t = 1: time 1 - 1/3, no cue.
+    a_3 on the observation at t = 2: time 1 - 2/3, no cue; _step(a_3) has t - 1 == 3 = N,
+    so a_3 alone is rewarded, +1 for action 1 (repeat the cue), and the episode ends.
+    """
+    task = MemoryTask(memory_length=3)
+    record = task.record_episode(MemoryOracle(), None, jax.random.key(0), jnp.int32(1))
+    np.testing.assert_allclose(
+        np.asarray(record.inputs), [[1, 1], [1, 1], [2 / 3, 0], [1 / 3, 0]], atol=1e-6
+    )
+    np.testing.assert_array_equal(np.asarray(record.actions), [1, 1, 1, 1])
+    np.testing.assert_array_equal(np.asarray(record.rewards), [0, 0, 0, 1])
+    np.testing.assert_array_equal(np.asarray(record.alive), [1, 1, 1, 1])
+
+
+@pytest.mark.parametrize("length", [1, 2, 5, 12])
+@pytest.mark.parametrize("episode", [0, 1])
+def test_memory_task_matches_the_bsuite_transcription(length, episode):
+    """Inputs, rewards and episode length equal bsuite's for both cues; the wrong answer
+    (the oracle answering against the cue) earns -1 at the same step."""
+    task = MemoryTask(memory_length=length)
+    for oracle in (MemoryOracle(), MemoryOracle(answer_against=True)):
+        record = task.record_episode(oracle, None, jax.random.key(7), jnp.int32(episode))
+        actions = [int(a) for a in record.actions]
+        seen, rewards = bsuite_memory_chain(length, context=episode % 2, actions=actions)
+        assert len(rewards) == length + 1 == task.steps_per_episode
+        np.testing.assert_allclose(np.asarray(record.inputs), seen, atol=1e-6)
+        np.testing.assert_array_equal(np.asarray(record.rewards), rewards)
+        assert rewards[-1] == (-1.0 if oracle.answer_against else 1.0)
+
+
+def test_one_step_of_memory_solves_length_two_not_three():
+    """A policy that answers with the cue of the previous input solves N = 2 (the cue is on
+    inputs 0 and 1, the decision on input 2) and scores 0 at N = 3. On a task that showed
+    the cue only once it would solve no more than N = 1."""
+
+    @dataclass(frozen=True)
+    class OneStepMemory:
+        def init_state(self, params):
+            return jnp.float32(0)
+
+        def step(self, params, previous_cue, x):
+            readout = jnp.where(previous_cue > 0, jnp.array([0.0, 1.0]), jnp.array([1.0, 0.0]))
+            return x[1], readout, jnp.zeros(1)
+
+    key = jax.random.key(2)
+    assert float(MemoryTask(memory_length=2).evaluate(OneStepMemory(), None, key)) == 1.0
+    assert float(MemoryTask(memory_length=3).evaluate(OneStepMemory(), None, key)) == 0.0
 
 
 def test_cartpole_masks_rewards_after_the_episode_ends():

@@ -36,6 +36,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="continue the run in --out")
     run.add_argument("--seeds", type=int, help="override the preset's number of seeds")
     run.add_argument("--generations", type=int, help="override the preset's generations")
+    run.add_argument(
+        "--centre-optimiser",
+        help="clipup | sgd | adam: how PGPE moves its centre in every ES arm "
+        "(default: the preset's, clipup)",
+    )
+    run.add_argument(
+        "--centre-lr",
+        type=float,
+        help="centre learning rate of every ES arm (default 0.15; Adam wants about 0.01); "
+        "ClipUp's velocity cap follows as 2 x lr",
+    )
     run.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--no-report", action="store_true", help="do not build the report")
@@ -77,12 +88,14 @@ def _run(args) -> None:
     _use_data_dir(args.data_dir)
     out = args.out or Path("runs") / f"{experiment.name}-{args.preset}"
     overrides = {"seeds": args.seeds, "generations": args.generations}
+    strategy = {"centre_optimiser": args.centre_optimiser, "lr": args.centre_lr}
     run_experiment(
         experiment,
         args.preset,
         out,
         resume=args.resume,
         overrides=overrides,
+        strategy=strategy,
         progress=not args.quiet,
     )
     print(f"results in {out}")

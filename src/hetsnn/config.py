@@ -14,6 +14,9 @@ from hetsnn.genome import canonical_trainable
 from hetsnn.tasks import Task, task_from_dict
 
 STRATEGY_NAMES = ("pgpe", "open_es", "snes", "cma_es")
+CENTRE_OPTIMISERS = ("clipup", "sgd", "adam")
+# The centre update of each strategy that has one (an optax transformation).
+DEFAULT_CENTRE_OPTIMISER = {"pgpe": "clipup", "open_es": "adam"}
 GRADIENT_NAMES = ("adam", "sgd")
 STATE_DTYPES = ("float32", "bfloat16")
 
@@ -50,7 +53,7 @@ def _known_optimiser(name: str, kind: tuple[str, ...]) -> None:
 
 @dataclass(frozen=True)
 class NeuronConfig:
-    """Homogeneous defaults of the hidden neurons (SCIENCE.md section 1).
+    """Homogeneous defaults of the hidden neurons (docs/specification.md, section 1).
 
     Attributes:
         dt: Euler step, ms.  tau_m: membrane time constant, ms (must exceed dt).
@@ -111,13 +114,25 @@ class NetworkConfig:
 
 @dataclass(frozen=True)
 class StrategyConfig:
-    """Evolution strategy (evosax) and its hyper-parameters; defaults are the paper's PGPE.
+    """Evolution strategy (evosax) and its hyper-parameters.
+
+    The PGPE defaults (population 256, centre lr 0.15, std_init 0.1, std_lr 0.1; evosax's
+    std change cap of 20 % per generation) are EvoJAX's ``PGPE`` constructor defaults, the
+    values the paper cites. The centre update is not: EvoJAX's default
+    (``optimizer=None``) is plain SGD, with ``"clipup"`` (momentum 0.9, max speed 0.15 by
+    default) and ``"adam"`` as options, and the paper names none. hetsnn defaults to
+    ClipUp (Toklu et al. 2020) with max velocity 0.3 = 2 x lr, the ratio EvoTorch (from the
+    ClipUp authors) derives when only the rate is given. At paper scale on a GPU ClipUp and
+    Adam (lr 0.01) learned alike and SGD far less (docs/reproduction.md).
 
     Attributes:
         name: one of STRATEGY_NAMES.
         population: individuals per generation (even, for antithetic sampling).
-        lr: centre learning rate (ClipUp for PGPE, Adam for OpenAI-ES).
-        max_velocity: ClipUp's velocity cap for PGPE (2 x lr as in EvoJAX).
+        centre_optimiser: how PGPE and OpenAI-ES move the search centre, one of
+            CENTRE_OPTIMISERS; None picks the strategy's default (PGPE ClipUp, OpenAI-ES
+            Adam). SNES and CMA-ES have their own update and take None only.
+        lr: centre learning rate (ClipUp's step size; Adam wants about 0.01).
+        max_velocity: ClipUp's cap on the norm of the centre's step (ignored otherwise).
         std_init: initial search standard deviation.
         std_lr: learning rate of the standard deviation (PGPE).
         eval_block: individuals simulated at once (None: the whole population). Smaller
@@ -128,6 +143,7 @@ class StrategyConfig:
 
     name: str = "pgpe"
     population: int = 256
+    centre_optimiser: str | None = None
     lr: float = 0.15
     max_velocity: float = 0.3
     std_init: float = 0.1
@@ -136,6 +152,19 @@ class StrategyConfig:
 
     def __post_init__(self):
         _known_optimiser(self.name, STRATEGY_NAMES)
+        default = DEFAULT_CENTRE_OPTIMISER.get(self.name)
+        if self.centre_optimiser is None:
+            object.__setattr__(self, "centre_optimiser", default)
+        elif default is None:
+            raise ConfigError(
+                f"optimiser.centre_optimiser applies to {sorted(DEFAULT_CENTRE_OPTIMISER)} "
+                f"only: {self.name} has its own centre update (leave it null)"
+            )
+        _check(
+            self.centre_optimiser in (*CENTRE_OPTIMISERS, None),
+            f"optimiser.centre_optimiser {self.centre_optimiser!r} is unknown: "
+            f"choose one of {CENTRE_OPTIMISERS}",
+        )
         _positive_int(self.population, "optimiser.population")
         _check(
             self.population % 2 == 0 and self.population >= 4,

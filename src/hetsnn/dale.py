@@ -1,5 +1,5 @@
 """Dale's law: every neuron is excitatory or inhibitory, and all its outgoing weights share
-that sign (Kilgore et al., SCIENCE.md section 2).
+that sign (Kilgore et al., docs/specification.md section 2).
 
 A sign-constrained weight matrix is stored as non-negative magnitudes and a sign per
 presynaptic neuron; ``signed`` puts them together, so an optimiser or a plasticity rule

@@ -1,5 +1,5 @@
 """A recurrent excitatory/inhibitory spiking network under Dale's law, for images
-(Kilgore et al., SCIENCE.md section 2).
+(Kilgore et al., docs/specification.md section 2).
 
 Input pixels (currents, unconstrained weights) -> a recurrent layer of LIF neurons, the
 first ``n_excitatory`` excitatory and the rest inhibitory -> a leaky-integrator read-out

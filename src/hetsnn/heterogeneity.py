@@ -1,6 +1,6 @@
 """Quenched heterogeneity: per-neuron properties drawn once from a distribution, then fixed.
 
-The companion study of Golmohammadi and Tetzlaff (SCIENCE.md section 2) never trains the
+The companion study of Golmohammadi and Tetzlaff (docs/specification.md, section 2) never trains the
 time constants; it draws them. :class:`Distribution` is that draw (gamma, lognormal,
 uniform, or a constant for the homogeneous control), with the same shape/scale convention
 as :mod:`hetsnn.analysis.distributions`, so a fitted distribution (learned or biological)

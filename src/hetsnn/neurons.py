@@ -1,4 +1,4 @@
-"""Leaky integrate-and-fire neurons with per-neuron properties (SCIENCE.md section 1).
+"""Leaky integrate-and-fire neurons with per-neuron properties (docs/specification.md, section 1).
 
 One Euler step of size ``dt`` (eq. LIF-1..3):
 

@@ -1,5 +1,5 @@
 """Pair-based STDP with per-synapse parameters (heterogeneous STDP, Chakraborty and
-Mukhopadhyay 2023; SCIENCE.md section 2).
+Mukhopadhyay 2023; docs/specification.md section 2).
 
 Every synapse ``i -> j`` has its own amplitudes and time constants. With traces (all-to-all
 pairing, Morrison et al. 2008), per step of ``dt`` ms:

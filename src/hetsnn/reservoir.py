@@ -1,9 +1,9 @@
 """Reservoirs: recurrent networks whose weights and time constants are drawn once and fixed.
 
 Only a linear read-out of the reservoir's state is trained (:mod:`hetsnn.readout`). The
-time constants are *quenched* (Golmohammadi and Tetzlaff, SCIENCE.md section 2): one draw per
-neuron from a :class:`~hetsnn.heterogeneity.Distribution`, never trained. Two kinds share the
-weights, the draw and the interface:
+time constants are *quenched* (Golmohammadi and Tetzlaff, docs/specification.md sec. 2):
+one draw per neuron from a :class:`~hetsnn.heterogeneity.Distribution`, never trained. Two
+kinds share the weights, the draw and the interface:
 
 * ``rate``: leaky-integrator units, ``x(t) = (1 - k) x(t-dt) + k (W^T tanh(x(t-dt)) +
   W_in^T u(t) + b)``, with ``k = dt / tau_m`` per neuron; the read-out sees ``tanh(x)``.

@@ -1,4 +1,4 @@
-"""Learned membrane time constants against biology (SCIENCE.md experiment 4).
+"""Learned membrane time constants against biology (docs/specification.md, experiment 4).
 
 For every task of a run directory, the hidden-layer tau_m of the final centres (all seeds
 pooled) of the run that trained tau_m with the most properties and the most neurons; for

@@ -52,7 +52,7 @@ class CellPopulation:
         )
 
 
-# SCIENCE.md experiment 4: the two biological references.
+# docs/specification.md experiment 4: the two biological references.
 POPULATIONS = (
     CellPopulation("mouse VISp L4 spiny", "Mus musculus", "VISp", "spiny", layer="4"),
     CellPopulation("human MTG spiny", "Homo Sapiens", "MTG", "spiny"),

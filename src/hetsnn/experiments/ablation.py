@@ -1,4 +1,4 @@
-"""Experiment 3 (SCIENCE.md): which neuron properties matter? All 15 non-empty subsets of
+"""Experiment 3 (docs/specification.md): which neuron properties matter? All 15 non-empty subsets of
 {tau_m, v_th, v_rest, R} trained at one trainable budget, the others fixed at the
 homogeneous defaults; the report adds exact Shapley values of the four properties (the empty
 coalition is the untrained network) and the learned time constants against biology.

@@ -117,8 +117,34 @@ def no_points(settings: Any) -> list[Point]:
     return []
 
 
-def manifest(experiment: Experiment, preset: str, settings: Any, points: list[Point]) -> dict:
-    return {
+def with_strategy(points: list[Point], changes: dict) -> list[Point]:
+    """``points`` whose evolution strategies take ``changes`` (StrategyConfig fields, e.g.
+    ``{"centre_optimiser": "adam", "lr": 0.01}``); gradient-trained points are kept as
+    they are. A ClipUp rate without a velocity cap gets the default cap of 2 x lr."""
+    if not changes:
+        return points
+    changed = []
+    for point in points:
+        optimiser = point.config.optimiser
+        if isinstance(optimiser, StrategyConfig):
+            fields = {**dataclasses.asdict(optimiser), **changes}
+            if "lr" in changes and "max_velocity" not in changes:
+                fields["max_velocity"] = 2 * changes["lr"]
+            point = dataclasses.replace(
+                point, config=point.config.replace(optimiser=StrategyConfig(**fields))
+            )
+        changed.append(point)
+    return changed
+
+
+def manifest(
+    experiment: Experiment,
+    preset: str,
+    settings: Any,
+    points: list[Point],
+    strategy: dict | None = None,
+) -> dict:
+    data = {
         "experiment": experiment.name,
         "preset": preset,
         "settings": dataclasses.asdict(settings),
@@ -127,6 +153,9 @@ def manifest(experiment: Experiment, preset: str, settings: Any, points: list[Po
         "curve_x": experiment.curve_x,
         "points": [{"name": p.name, "arm": p.arm, "x": p.x} for p in points],
     }
+    if strategy:  # absent when the preset's optimiser is used, as in older manifests
+        data["strategy"] = strategy
+    return data
 
 
 def run_experiment(
@@ -136,9 +165,14 @@ def run_experiment(
     *,
     resume: bool = False,
     overrides: dict | None = None,
+    strategy: dict | None = None,
     progress: bool = True,
 ) -> Path:
     """Train every point of ``experiment`` at ``preset`` into ``out``; return ``out``.
+
+    ``overrides`` change the preset's settings (seeds, generations); ``strategy`` changes
+    the evolution strategy of every ES point (see :func:`with_strategy`). Both are recorded
+    in ``out/experiment.json``, so a resume with other values is refused.
 
     Raises:
         RunDirError: ``out`` holds another experiment or config, or holds this one and
@@ -148,8 +182,11 @@ def run_experiment(
     """
     out = Path(out)
     settings = experiment.resolve(preset, overrides)
-    points = experiment.make_points(settings)
-    wanted = storage.as_json(manifest(experiment, preset, settings, points))
+    strategy = {k: v for k, v in (strategy or {}).items() if v is not None}
+    if strategy and experiment.runner is not None:
+        raise ConfigError(f"{experiment.name} trains no evolution strategy to change")
+    points = with_strategy(experiment.make_points(settings), strategy)
+    wanted = storage.as_json(manifest(experiment, preset, settings, points, strategy))
     path = out / MANIFEST
     if path.exists():
         if storage.read_json(path) != wanted:

@@ -1,4 +1,4 @@
-"""Experiment 6 (SCIENCE.md): backprop through time vs evolution on CartPole-v1.
+"""Experiment 6 (docs/specification.md): backprop through time vs evolution on CartPole-v1.
 
 Four arms at equal trainable budgets and equal training episodes:
 * WeightES / NeuronES: PGPE, population 128 for 30 generations, one episode each

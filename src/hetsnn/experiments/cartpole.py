@@ -1,4 +1,4 @@
-"""Experiment 6, ES arms only (SCIENCE.md): CartPole-v1 reward vs episode cap.
+"""Experiment 6, ES arms only (docs/specification.md): CartPole-v1 reward vs episode cap.
 
 NeuronES (fixed random weights, four properties per hidden neuron trained) against WeightES
 (homogeneous neurons, all weights trained) at equal trainable count; PGPE population 128 for

@@ -1,4 +1,4 @@
-"""Experiment 5 (SCIENCE.md): image classification, neuron-only vs weight-only training.
+"""Experiment 5 (docs/specification.md): image classification, neuron-only vs weight-only training.
 
 For every data set and trainable budget (4 x the Neuron arm's hidden size):
 * Neuron: fixed random weights, the four properties of each hidden neuron trained by PGPE

@@ -1,4 +1,4 @@
-"""Experiment 2 (SCIENCE.md): Brax locomotion, reward vs trainable-parameter count.
+"""Experiment 2 (docs/specification.md): Brax locomotion, reward vs trainable-parameter count.
 
 Per environment and budget: the Neuron arm (fixed random weights, four properties of each
 of H hidden neurons trained, 4H parameters) against the Weight arm (homogeneous neurons,

@@ -1,4 +1,4 @@
-"""Companion study 2 (SCIENCE.md section 2): excitatory/inhibitory balance under Dale's
+"""Companion study 2 (docs/specification.md, section 2): excitatory/inhibitory balance under Dale's
 law (Kilgore, Kopsick, Ascoli and Adam 2024).
 
 For each E:I ratio (share of excitatory hidden neurons) and seed, a recurrent E/I

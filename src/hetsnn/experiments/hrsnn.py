@@ -1,4 +1,4 @@
-"""Companion study 3 (SCIENCE.md section 2): a heterogeneous recurrent spiking network with
+"""Companion study 3 (docs/specification.md sec. 2): a heterogeneous recurrent spiking network with
 heterogeneous STDP (HRSNN, Chakraborty and Mukhopadhyay 2023), and Bayesian design of its
 heterogeneity.
 

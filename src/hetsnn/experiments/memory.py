@@ -1,4 +1,4 @@
-"""Experiment 1 (SCIENCE.md): working memory, reward vs memory length.
+"""Experiment 1 (docs/specification.md): working memory, reward vs memory length.
 
 Arms at equal trainable-parameter count:
 * Neuron: fixed random weights, the four properties of every hidden neuron trained.

@@ -1,4 +1,4 @@
-"""Companion study 1 (SCIENCE.md section 2): intrinsic heterogeneity as quenched disorder.
+"""Companion study 1 (docs/specification.md sec. 2): intrinsic heterogeneity as quenched disorder.
 
 Reservoirs (rate and spiking, :mod:`hetsnn.reservoir`) whose time constants are drawn once
 from a homogeneous (constant), gamma, lognormal, uniform or measured (Allen) distribution,

@@ -5,9 +5,13 @@ evosax minimises; :class:`Maximiser` negates rewards before ``tell``. Non-finite
 fitness shaping puts them last and no NaN reaches the optimiser's state; a generation in
 which no reward is finite leaves the state unchanged.
 
-PGPE (Sehnke et al. 2010) is configured as in the paper / EvoJAX rather than with evosax's
-defaults: ClipUp(lr 0.15, max velocity 0.3) for the centre, std_init 0.1, std_lr 0.1,
-antithetic sampling and centred-rank fitness shaping.
+PGPE (Sehnke et al. 2010) takes EvoJAX's constructor defaults rather than evosax's
+(std_init 0.1, std_lr 0.1, centre lr 0.15; antithetic sampling, centred ranks), with the
+centre moved by ``StrategyConfig.centre_optimiser``: ClipUp (lr 0.15, max velocity 0.3) by
+default, or plain SGD (EvoJAX's default) or Adam. evosax's PGPE centre gradient,
+``(f+ - f-) . z_scaled / population``, equals EvoJAX's ``mean(0.5 (f+ - f-) noise)``, and
+both map ranks linearly onto [-0.5, 0.5] (evosax averages tied ranks, EvoJAX breaks ties by
+sort order), so ``centre_optimiser="sgd"`` at lr 0.15 is EvoJAX's default update.
 """
 
 from dataclasses import dataclass
@@ -30,8 +34,15 @@ def sanitize_rewards(rewards: jax.Array) -> jax.Array:
 
 
 def concrete(tree):
-    """Strip weak types so a jitted generation compiles once (STACK.md)."""
+    """Strip weak types so a jitted generation compiles once (docs/stack.md)."""
     return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
+
+
+def centre_update(config: StrategyConfig) -> optax.GradientTransformation:
+    """The optax transformation that moves the search centre (PGPE, OpenAI-ES)."""
+    if config.centre_optimiser == "clipup":
+        return clipup(learning_rate=config.lr, max_velocity=config.max_velocity)
+    return {"sgd": optax.sgd, "adam": optax.adam}[config.centre_optimiser](config.lr)
 
 
 def _build(config: StrategyConfig, solution: jax.Array):
@@ -41,7 +52,7 @@ def _build(config: StrategyConfig, solution: jax.Array):
         es = PGPE(
             pop,
             solution,
-            optimizer=clipup(learning_rate=config.lr, max_velocity=config.max_velocity),
+            optimizer=centre_update(config),
             fitness_shaping_fn=centered_rank_fitness_shaping_fn,
         )
         return es, es.default_params.replace(std_init=config.std_init, std_lr=config.std_lr)
@@ -49,7 +60,7 @@ def _build(config: StrategyConfig, solution: jax.Array):
         es = Open_ES(
             pop,
             solution,
-            optimizer=optax.adam(config.lr),
+            optimizer=centre_update(config),
             std_schedule=optax.constant_schedule(config.std_init),
         )
         return es, es.default_params

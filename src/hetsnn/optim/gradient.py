@@ -12,7 +12,7 @@ loss depends on the task:
 A non-finite gradient skips its update (``optax.apply_if_finite``) and is counted in the
 metrics.
 
-Diagnostics recorded every update (SCIENCE.md experiment 6): a histogram of the pre-reset
+Diagnostics recorded every update (docs/specification.md exp. 6): a histogram of the pre-reset
 potential relative to threshold, ``u - v_th``, over all live steps, sub-steps and hidden
 neurons of the batch, and the fraction of those local BPTT factors
 ``|dv(t)/dv(t-dt)| > 1`` (see :func:`hetsnn.neurons.reset_jacobian`).

@@ -50,6 +50,23 @@ class Trajectory:
     u: jax.Array
 
 
+@struct.dataclass
+class EpisodeRecord:
+    """One greedy episode, time-major over ``T = steps_per_episode`` steps.
+
+    Attributes:
+        inputs: ``(T, n_inputs)`` network input at each step (before the action).
+        actions: ``(T,)`` int32 action taken (arg-max of the read-out).
+        rewards: ``(T,)`` reward that followed it, 0 after the episode ended.
+        alive: ``(T,)`` 1.0 for steps taken before the episode ended, else 0.0.
+    """
+
+    inputs: jax.Array
+    actions: jax.Array
+    rewards: jax.Array
+    alive: jax.Array
+
+
 @cache
 def make_env(env_id: str):
     """The gymnax environment object for ``env_id`` (cached; it holds no state)."""
@@ -108,11 +125,12 @@ class GymnaxTask:
     def to_dict(self) -> dict:
         return {"name": self.name, **asdict(self)}
 
-    def _run_episode(self, network, params, key, episode, sample: bool):
-        """Scan one episode; per-step outputs depend on ``sample`` (a static flag).
+    def _run_episode(self, network, params, key, episode, mode: str):
+        """Scan one episode; ``mode`` (static) picks the actions and the per-step outputs.
 
-        Greedy (``sample=False``): rewards only. Sampled: actions drawn from
-        softmax(read-out), and the trajectory needed by REINFORCE.
+        * ``"greedy"``: arg-max actions; outputs the rewards only (the training hot path).
+        * ``"sample"``: actions drawn from softmax(read-out); outputs what REINFORCE needs.
+        * ``"record"``: arg-max actions; outputs inputs, actions, rewards and alive flags.
         """
         env, env_params = make_env(self.env_id), self.env_params()
         key_reset, key_steps = jax.random.split(key)
@@ -122,7 +140,7 @@ class GymnaxTask:
         def env_step(carry, key_step):
             obs, env_state, net_state, done = carry
             net_input = self.observe(obs, env_state)
-            if sample:
+            if mode == "sample":
                 key_act, key_step = jax.random.split(key_step)
                 net_state, readout, _, u = network.trace(params, net_state, net_input)
                 action = jax.random.categorical(key_act, readout)
@@ -135,10 +153,13 @@ class GymnaxTask:
             alive = ~done
             reward = jnp.where(alive, reward, 0.0)
             done = done | terminated | truncated
-            if not sample:
-                return (obs, env_state, net_state, done), reward
+            carry = (obs, env_state, net_state, done)
+            if mode == "greedy":
+                return carry, reward
+            if mode == "record":
+                return carry, (net_input, action, reward, alive)
             log_prob = jax.nn.log_softmax(readout)[action]
-            return (obs, env_state, net_state, done), (log_prob, reward, alive, u)
+            return carry, (log_prob, reward, alive, u)
 
         carry = (obs, env_state, network.init_state(params), jnp.bool_(False))
         keys = jax.random.split(key_steps, self.steps_per_episode)
@@ -149,18 +170,27 @@ class GymnaxTask:
         self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, episode: jax.Array
     ) -> jax.Array:
         """Undiscounted return of one greedy episode, a float32 scalar."""
-        return self._run_episode(network, params, key, episode, sample=False).sum()
+        return self._run_episode(network, params, key, episode, "greedy").sum()
 
     def sample_episode(
         self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, episode: jax.Array
     ) -> "Trajectory":
         """One episode with actions sampled from softmax(read-out), for REINFORCE."""
-        log_prob, reward, alive, u = self._run_episode(network, params, key, episode, sample=True)
+        log_prob, reward, alive, u = self._run_episode(network, params, key, episode, "sample")
         return Trajectory(
             log_prob=log_prob,
             reward=reward,
             alive=alive.astype(jnp.float32),
             u=jax.lax.stop_gradient(u),
+        )
+
+    def record_episode(
+        self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, episode: jax.Array
+    ) -> "EpisodeRecord":
+        """One greedy episode step by step: what the network saw, did and earned."""
+        inputs, actions, rewards, alive = self._run_episode(network, params, key, episode, "record")
+        return EpisodeRecord(
+            inputs=inputs, actions=actions, rewards=rewards, alive=alive.astype(jnp.float32)
         )
 
     def data_spec(self, split: str) -> None:

@@ -1,4 +1,4 @@
-"""Image classification (MNIST, Fashion-MNIST) by a spiking network (SCIENCE.md exp. 5).
+"""Image classification (MNIST, Fashion-MNIST) by a spiking network (docs/specification.md exp. 5).
 
 Each image is flattened to 784 pixels, standardised with the training split's pixel mean
 and std (as torchvision's ``Normalize`` does for these data sets), and presented as an

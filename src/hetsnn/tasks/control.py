@@ -72,7 +72,7 @@ class BraxTask:
     Attributes:
         env: one of BRAX_ENVS.
         backend: Brax physics pipeline; ``spring`` is the fastest on CPU for all four
-            (STACK.md: hopper 111k, halfcheetah 9.6k, ant 12.7k env steps/s at batch 256).
+            (docs/stack.md: hopper 111k, halfcheetah 9.6k, ant 12.7k env steps/s at batch 256).
         max_steps: episode length (Brax's default 1000).
         episodes: episodes averaged into one fitness value.
         normaliser_episodes: random-action episodes that set the observation statistics

@@ -1,15 +1,20 @@
 """bsuite memory length (Osband et al. 2020) through gymnax ``MemoryChain-bsuite``.
 
-A stylised T-maze: at t = 0 the network sees a cue c_0 = +-1, then zeros; at the last step
-t = memory_length it is rewarded +1 for the action that repeats the cue and -1 otherwise;
-every other step gives 0. The network input is (time remaining 1 - t/N, c_t).
+A stylised T-maze, step for step as ``bsuite/environments/memory_chain.py`` defines it
+(read at google-deepmind/bsuite commit 2d3793b); gymnax 1.0.1's port agrees exactly. With
+``N = memory_length`` an episode has N + 1 actions a_0 .. a_N. Both compute the observation
+of a step *before* advancing time, so the input seen before action a_k is the observation
+at time max(0, k - 1):
 
-Two choices where gymnax differs from bsuite, written down here:
-* gymnax's ``step`` returns the observation of the state *before* the step (a one-step lag);
-  we read the observation of the current state with ``env.get_obs`` instead, as bsuite does.
-* With one context bit the query entry is always 0, so it is dropped from the input.
-Episodes alternate the cue (0, 1, 0, ...), so an even ``episodes`` is exactly balanced and
-a memoryless policy scores 0; a deterministic network needs only ``episodes = 2``.
+* the cue c = +-1 is visible before a_0 and before a_1, and 0 from a_2 on;
+* the time entry is 1 - max(0, k - 1) / N: 1, 1, 1 - 1/N, ..., 1/N;
+* only a_N is rewarded: +1 if it repeats the cue (action 1 for c = +1, 0 for c = -1),
+  -1 otherwise; every other step gives 0; the episode then ends.
+
+So the decision comes N - 1 steps after the last sight of the cue. The network input is
+(time entry, c_t); the query entry is dropped (always 0 with one context bit). Episodes
+alternate the cue (-1, +1, -1, ...), so an even ``episodes`` is exactly balanced and a
+memoryless policy scores 0; a deterministic network needs only ``episodes = 2``.
 """
 
 from dataclasses import dataclass
@@ -26,7 +31,7 @@ _TIME_REMAINING, _CONTEXT = 0, 2  # entries of gymnax's observation that the net
 
 @dataclass(frozen=True)
 class MemoryTask(GymnaxTask):
-    """Attributes: memory_length (steps between cue and decision), episodes."""
+    """Attributes: memory_length (bsuite's N: N + 1 actions, the last one rewarded), episodes."""
 
     name: ClassVar[str] = "memory"
     env_id: ClassVar[str] = "MemoryChain-bsuite"
@@ -63,5 +68,5 @@ class MemoryTask(GymnaxTask):
         return state.replace(context=jnp.full_like(state.context, episode % 2))
 
     def observe(self, obs: jax.Array, env_state) -> jax.Array:
-        current = make_env(self.env_id).get_obs(env_state, self.env_params())
-        return current[jnp.array([_TIME_REMAINING, _CONTEXT])]
+        """The (time, cue) entries of the observation gymnax returned, as bsuite shows it."""
+        return obs[jnp.array([_TIME_REMAINING, _CONTEXT])]

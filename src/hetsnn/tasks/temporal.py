@@ -1,6 +1,6 @@
 """A suite of temporal tasks generated in code, for reservoirs with a trained read-out.
 
-Three generators give many variants each (SCIENCE.md section 2, quenched heterogeneity):
+Three generators give many variants each (docs/specification.md section 2, quenched heterogeneity):
 
 * **recall** (memory capacity, Jaeger 2001): input ``u(t) ~ U[-1, 1]``; variant ``d`` asks
   for ``u(t - d)``. Score ``m(d)``: squared correlation of prediction and target; the sum
