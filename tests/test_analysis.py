@@ -164,3 +164,14 @@ def test_pairwise_van_rossum_of_a_raster_matches_spike_times():
     assert diversity == pytest.approx(distances[~np.eye(5, dtype=bool)].mean(), rel=1e-6)
     identical = np.repeat(raster[:, :1], 3, axis=1)
     assert float(spike_pattern_diversity(identical, dt, tau)) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_margin_summary_counts_ties_as_rewarded_only_for_cue_minus_one():
+    from hetsnn.analysis.margins import MARGIN, episode_rewards, summarise
+
+    margins = np.array([[0.5, 0.2], [0.0, 0.001], [0.0, 0.0], [-0.3, 0.02]])
+    np.testing.assert_array_equal(episode_rewards(margins), [[1, 1], [1, 1], [1, -1], [-1, 1]])
+    summary = summarise(margins)
+    assert summary["rewarded"] == 6 / 8
+    assert summary["clear"] == np.mean(margins >= MARGIN) == 3 / 8
+    assert summary["median_margin"] == np.median([0.5, 0.2, 0.0, 0.001, 0.0, 0.02])

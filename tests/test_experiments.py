@@ -178,3 +178,18 @@ def test_bp_vs_es_smoke_reports_membrane_diagnostics(tmp_path):
         es["training_episodes_per_generation"] * es["generations"]
         == bp["training_episodes_per_generation"] * bp["generations"]
     )
+
+
+def test_memory_margins_replay_the_final_centres_exactly(memory_smoke_run):
+    """The margins are recomputed from centres.npz; the rewards they imply must equal the
+    final-centre rewards the run recorded, seed by seed."""
+    from hetsnn.analysis.margins import episode_rewards, point_margins
+
+    manifest = storage.read_json(memory_smoke_run / MANIFEST)
+    for point in manifest["points"]:
+        folder = memory_smoke_run / "points" / point["name"]
+        margins = point_margins(folder)
+        recorded = storage.read_json(folder / RESULT)["final_centre_reward"]
+        np.testing.assert_array_equal(episode_rewards(margins).mean(axis=1), recorded)
+    table = (memory_smoke_run / "report" / "table.md").read_text()
+    assert "Decision margins" in table and (memory_smoke_run / "report" / "margins.png").exists()

@@ -178,3 +178,17 @@ def test_registry_round_trip_and_errors():
         MemoryTask(memory_length=0)
     with pytest.raises(ConfigError, match="no_such_field|unexpected"):
         task_from_dict({"name": "cartpole", "no_such_field": 1})
+
+
+@pytest.mark.parametrize("episode", [0, 1])
+def test_decision_margin_of_known_read_outs(episode):
+    """The oracle's read-out is one-hot on its answer: margin +1 (right) or -1 (against);
+    a constant read-out ties (margin 0)."""
+    task, key, e = MemoryTask(memory_length=4), jax.random.key(0), jnp.int32(episode)
+    for network, want in ((MemoryOracle(), 1.0), (MemoryOracle(answer_against=True), -1.0)):
+        record = task.record_episode(network, None, key, e)
+        assert float(task.decision_margin(record, e)) == want
+    record = task.record_episode(ConstantPolicy(0), None, key, e)
+    np.testing.assert_allclose(np.asarray(record.readouts), np.tile([1.0, 0.0], (5, 1)))
+    # action 0 every step: right for cue -1 (episode 0); its margin is +-1 as well
+    assert float(task.decision_margin(record, e)) == (1.0 if episode == 0 else -1.0)

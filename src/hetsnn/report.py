@@ -15,7 +15,8 @@
 * the experiment's own sections (``Experiment.sections``), appended to ``table.md``: the
   ablation table, Shapley values and ``shapley.png`` (:mod:`hetsnn.analysis.ablation`);
   learned vs measured time constants, ``taudist.csv`` and ``taudist.png``
-  (:mod:`hetsnn.analysis.taudist`).
+  (:mod:`hetsnn.analysis.taudist`); decision margins of the memory task, ``margins.csv``
+  and ``margins.png`` (:mod:`hetsnn.analysis.margins`).
 """
 
 import csv
@@ -333,9 +334,14 @@ def save_figure(fig, path: Path) -> None:
 
 def _section(name: str):
     """An experiment's extra report section: ``section(run_dir, manifest, out) -> markdown``."""
-    from hetsnn.analysis import ablation, taudist
+    from hetsnn.analysis import ablation, margins, taudist
 
-    return {"ablation": ablation.report_section, "taudist": taudist.report_section}[name]
+    sections = {
+        "ablation": ablation.report_section,
+        "margins": margins.report_section,
+        "taudist": taudist.report_section,
+    }
+    return sections[name]
 
 
 def build_report(run_dir: Path) -> str:

@@ -21,12 +21,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
 from hetsnn import storage, training
 from hetsnn.config import RunConfig
 from hetsnn.errors import RunDirError
+from hetsnn.networks import NetworkParams
+from hetsnn.neurons import NeuronParams, tau_to_logit
 from hetsnn.training import RunSpec
 
 CONFIG, METRICS, CHECKPOINT, PROBES, RESULT, CENTRES = (
@@ -192,3 +195,23 @@ def _final_result(
             "devices": jax.device_count(),
         },
     }
+
+
+def load_centres(run_dir: Path, dt: float) -> NetworkParams:
+    """The final centres of a finished run as network parameters, leading axis seeds.
+
+    Read from ``centres.npz`` (tau_m in ms goes back through its logit at ``dt``, in
+    float32, so decay rates match the trained ones to float32 rounding).
+    """
+    arrays = storage.load_arrays(Path(run_dir) / CENTRES)
+    hidden = NeuronParams(
+        tau_logit=tau_to_logit(arrays["tau_m"], dt),
+        v_th=jnp.asarray(arrays["v_th"]),
+        v_rest=jnp.asarray(arrays["v_rest"]),
+        resistance=jnp.asarray(arrays["resistance"]),
+    )
+    return NetworkParams(
+        w_in=jnp.asarray(arrays["w_in"]),
+        w_out=jnp.asarray(arrays["w_out"]),
+        hidden=hidden,
+    )

@@ -74,4 +74,5 @@ EXPERIMENT = Experiment(
     y_label="reward of the final centre",
     presets=PRESETS,
     make_points=make_points,
+    sections=("margins",),
 )

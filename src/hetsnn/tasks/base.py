@@ -56,12 +56,14 @@ class EpisodeRecord:
 
     Attributes:
         inputs: ``(T, n_inputs)`` network input at each step (before the action).
+        readouts: ``(T, n_outputs)`` read-out potentials the action was chosen from.
         actions: ``(T,)`` int32 action taken (arg-max of the read-out).
         rewards: ``(T,)`` reward that followed it, 0 after the episode ended.
         alive: ``(T,)`` 1.0 for steps taken before the episode ended, else 0.0.
     """
 
     inputs: jax.Array
+    readouts: jax.Array
     actions: jax.Array
     rewards: jax.Array
     alive: jax.Array
@@ -130,7 +132,7 @@ class GymnaxTask:
 
         * ``"greedy"``: arg-max actions; outputs the rewards only (the training hot path).
         * ``"sample"``: actions drawn from softmax(read-out); outputs what REINFORCE needs.
-        * ``"record"``: arg-max actions; outputs inputs, actions, rewards and alive flags.
+        * ``"record"``: arg-max actions; outputs inputs, read-outs, actions, rewards, alive.
         """
         env, env_params = make_env(self.env_id), self.env_params()
         key_reset, key_steps = jax.random.split(key)
@@ -157,7 +159,7 @@ class GymnaxTask:
             if mode == "greedy":
                 return carry, reward
             if mode == "record":
-                return carry, (net_input, action, reward, alive)
+                return carry, (net_input, readout, action, reward, alive)
             log_prob = jax.nn.log_softmax(readout)[action]
             return carry, (log_prob, reward, alive, u)
 
@@ -188,9 +190,15 @@ class GymnaxTask:
         self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, episode: jax.Array
     ) -> "EpisodeRecord":
         """One greedy episode step by step: what the network saw, did and earned."""
-        inputs, actions, rewards, alive = self._run_episode(network, params, key, episode, "record")
+        inputs, readouts, actions, rewards, alive = self._run_episode(
+            network, params, key, episode, "record"
+        )
         return EpisodeRecord(
-            inputs=inputs, actions=actions, rewards=rewards, alive=alive.astype(jnp.float32)
+            inputs=inputs,
+            readouts=readouts,
+            actions=actions,
+            rewards=rewards,
+            alive=alive.astype(jnp.float32),
         )
 
     def data_spec(self, split: str) -> None:

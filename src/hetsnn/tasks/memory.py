@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from gymnax.environments.bsuite.memory_chain import EnvParams
 
-from hetsnn.tasks.base import GymnaxTask, make_env, require_positive
+from hetsnn.tasks.base import EpisodeRecord, GymnaxTask, make_env, require_positive
 
 _TIME_REMAINING, _CONTEXT = 0, 2  # entries of gymnax's observation that the network sees
 
@@ -65,8 +65,26 @@ class MemoryTask(GymnaxTask):
 
     def reset(self, key: jax.Array, episode: jax.Array):
         _, state = make_env(self.env_id).reset(key, self.env_params())
-        return state.replace(context=jnp.full_like(state.context, episode % 2))
+        return state.replace(context=jnp.full_like(state.context, self.cue_action(episode)))
 
     def observe(self, obs: jax.Array, env_state) -> jax.Array:
         """The (time, cue) entries of the observation gymnax returned, as bsuite shows it."""
         return obs[jnp.array([_TIME_REMAINING, _CONTEXT])]
+
+    def cue_action(self, episode: jax.Array) -> jax.Array:
+        """The rewarded action of episode number ``episode`` (its cue is 2 a - 1)."""
+        return episode % 2
+
+    def decision_margin(self, record: EpisodeRecord, episode: jax.Array) -> jax.Array:
+        """How clearly the rewarded decision recalls the cue, a float32 scalar in [-2, 2].
+
+        ``(readout[cue action] - readout[other])`` at the last step, divided by the largest
+        ``|readout|`` of the episode: > 0 recalled, < 0 wrong, 0 a tie (a cue-blind
+        response; the arg-max then picks action 0, right for every other episode). The
+        simulation is noise-free, so a margin of 1e-4 still decides; the report counts the
+        recalls that also clear a margin (:mod:`hetsnn.analysis.margins`).
+        """
+        last = record.readouts[-1]
+        correct = self.cue_action(episode)
+        margin = last[correct] - last[1 - correct]
+        return margin / jnp.maximum(jnp.abs(record.readouts).max(), jnp.finfo(jnp.float32).tiny)

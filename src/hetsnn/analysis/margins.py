@@ -1,0 +1,136 @@
+"""Decision margins on the working-memory task: a robust recall, or a vanishing difference?
+
+The simulation is noise-free and the action is an arg-max over two read-outs, so a
+cue-dependent difference between them that has decayed to 1e-4 of their range still
+decides. A network can therefore "remember" through the exponential tail of its leaky
+read-out and hidden potentials, a memory that any noise, or a coarser number format, would
+erase. For every finished memory point this replays each seed's final centre on both cues
+(:meth:`hetsnn.tasks.MemoryTask.decision_margin`) and reports, per arm and length:
+
+* rewarded: the share of (seed, cue) episodes answered right (so the final-centre reward
+  is ``2 * rewarded - 1``); a tie counts, as the arg-max answers it with action 0;
+* clear: the share answered right with a margin of at least ``MARGIN`` (1 %) of the
+  read-out's range; a tie sits on the decision boundary and is never clear;
+* the median margin of the rewarded episodes (0 for a tie).
+"""
+
+from functools import partial
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from hetsnn import storage  # noqa: E402
+from hetsnn.config import RunConfig  # noqa: E402
+from hetsnn.run import CONFIG, load_centres  # noqa: E402
+from hetsnn.training import RunSpec  # noqa: E402
+
+MARGIN = 0.01  # a recall is "clear" when its margin is >= 1 % of the read-out's range
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _margins(task, network, params) -> jax.Array:
+    """Margins ``(seeds, 2)`` of every seed's centre on episode 0 (cue -1) and 1 (cue +1)."""
+
+    def one(p, episode):
+        record = task.record_episode(network, p, jax.random.key(0), episode)
+        return task.decision_margin(record, episode)
+
+    episodes = jnp.arange(2)
+    return jax.vmap(lambda p: jax.vmap(lambda e: one(p, e))(episodes))(params)
+
+
+def point_margins(folder: Path) -> np.ndarray:
+    """Decision margins ``(seeds, 2)`` of a finished memory run's final centres."""
+    config = RunConfig.from_dict(storage.read_json(folder / CONFIG))
+    spec = RunSpec.from_config(config)
+    params = load_centres(folder, config.network.neuron.dt)
+    return np.asarray(_margins(spec.task, spec.network, params))
+
+
+def episode_rewards(margins: np.ndarray) -> np.ndarray:
+    """The rewards ``(seeds, 2)`` the margins imply: +1 recalled, -1 wrong; a tie answers
+    action 0, right for cue -1 (episode 0). Their mean per seed is the final-centre reward."""
+    tie_reward = np.array([1.0, -1.0])
+    return np.where(margins == 0, tie_reward, np.sign(margins))
+
+
+def summarise(margins: np.ndarray) -> dict:
+    """Shares of rewarded and clearly recalled episodes, and the median margin."""
+    rewarded = episode_rewards(margins) > 0
+    return {
+        "rewarded": float(rewarded.mean()),
+        "clear": float((margins >= MARGIN).mean()),
+        "median_margin": float(np.median(margins[rewarded])) if rewarded.any() else float("nan"),
+    }
+
+
+def report_section(run_dir: Path, manifest: dict, out: Path) -> str:
+    """Markdown table of recalls and margins; writes ``margins.csv`` and ``margins.png``."""
+    from hetsnn.report import csv_table, finished_points, fmt, save_figure
+
+    rows = []
+    for point, folder in finished_points(run_dir, manifest):
+        summary = summarise(point_margins(folder))
+        rows.append({"arm": point["arm"], "x": point["x"], **summary})
+    if not rows:
+        return ""
+    arms = list(dict.fromkeys(r["arm"] for r in rows))
+    xs = sorted({r["x"] for r in rows})
+    by = {(r["arm"], r["x"]): r for r in rows}
+    lines = [
+        f"\nDecision margins: share of (seed, cue) episodes rewarded / recalled clearly "
+        f"(margin >= {MARGIN:.0%} of the read-out's range), and the median margin of the "
+        f"rewarded ones. The simulation is noise-free, so a tiny margin still decides.\n",
+        f"| {manifest['x_label']} | " + " | ".join(arms) + " |",
+        "| --- |" + " --- |" * len(arms),
+    ]
+    for x in xs:
+        cells = []
+        for arm in arms:
+            r = by.get((arm, x))
+            cells.append(
+                "–"
+                if r is None
+                else f"{r['rewarded']:.2f} / {r['clear']:.2f} (median {fmt(r['median_margin'])})"
+            )
+        lines.append(f"| {x:g} | " + " | ".join(cells) + " |")
+    storage.atomic_write_bytes(out / "margins.csv", csv_table(rows).encode())
+    save_figure(_figure(manifest, rows, arms), out / "margins.png")
+    return "\n".join(lines) + "\n"
+
+
+def _figure(manifest: dict, rows: list[dict], arms: list[str]):
+    fig, (ax_share, ax_margin) = plt.subplots(1, 2, figsize=(12, 3.8), layout="constrained")
+    for i, arm in enumerate(arms):
+        mine = sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["x"])
+        x = [r["x"] for r in mine]
+        color = f"C{i}"
+        ax_share.plot(x, [r["clear"] for r in mine], "o-", color=color, label=arm)
+        ax_share.plot(x, [r["rewarded"] for r in mine], "o:", color=color, alpha=0.5)
+        positive = [r["median_margin"] if r["median_margin"] > 0 else np.nan for r in mine]
+        ax_margin.plot(x, positive, "o-", color=color)  # a tie's margin, 0, has no log
+    ax_share.set(
+        xlabel=manifest["x_label"],
+        ylabel="share of episodes",
+        ylim=(-0.03, 1.03),
+        title=f"right with margin >= {MARGIN:.0%} (solid), right at all (dotted)",
+    )
+    smallest = min((r["median_margin"] for r in rows if r["median_margin"] > 0), default=MARGIN)
+    ax_margin.set(
+        xlabel=manifest["x_label"],
+        ylabel="median margin / read-out range",
+        yscale="log",
+        ylim=(min(smallest, MARGIN) / 3, 3.0),  # margins are at most 2
+        title="margin of the right answers",
+    )
+    ax_margin.axhline(MARGIN, color="grey", lw=0.8, ls="--")
+    fig.legend(loc="outside right center", fontsize="small")
+    seeds = manifest["settings"].get("seeds")
+    fig.suptitle(f"every seed's final centre on both cues ({seeds} seeds x 2 episodes per point)")
+    return fig
