@@ -175,3 +175,57 @@ def test_margin_summary_counts_ties_as_rewarded_only_for_cue_minus_one():
     assert summary["rewarded"] == 6 / 8
     assert summary["clear"] == np.mean(margins >= MARGIN) == 3 / 8
     assert summary["median_margin"] == np.median([0.5, 0.2, 0.0, 0.001, 0.0, 0.02])
+
+
+def test_each_control_keeps_what_it_promises():
+    from hetsnn.analysis.controls import transform
+
+    rng = np.random.default_rng(0)
+    values = rng.gamma(4.0, 6.0, size=(3, 50)) + 5.0
+    homogeneous = transform(values, "homogenise", 20.0, rng)
+    np.testing.assert_allclose(homogeneous.mean(axis=1), values.mean(axis=1))
+    assert np.all(homogeneous.std(axis=1) < 1e-9)
+    permuted = transform(values, "permute", 20.0, rng)
+    np.testing.assert_array_equal(np.sort(permuted, axis=1), np.sort(values, axis=1))
+    assert not np.array_equal(permuted, values)
+    for levels in (2, 4, 8):
+        quantised = transform(values, f"quantise-{levels}", 20.0, rng)
+        assert all(len(np.unique(row)) <= levels for row in quantised)
+        np.testing.assert_allclose(quantised.mean(axis=1), values.mean(axis=1))  # bin means
+    np.testing.assert_array_equal(transform(values, "reset", 20.0, rng), 20.0)
+    resampled = transform(values, "resample", 20.0, rng)
+    assert np.all(resampled > 0) and not np.isin(resampled, values).any()
+    np.testing.assert_allclose(resampled.mean(), values.mean(), rtol=0.15)
+    signed = rng.normal(0.0, 0.1, size=(2, 40))  # not positive: a normal fit
+    assert (transform(signed, "resample", 0.0, rng) < 0).any()
+    with pytest.raises(ValueError, match="unknown control"):
+        transform(values, "shuffle", 20.0, rng)
+
+
+def test_paired_interval_brackets_the_mean_difference():
+    from hetsnn.analysis.controls import paired_interval
+
+    deltas = np.array([-0.5, -0.2, -0.4, 0.1, -0.3])
+    low, high = paired_interval(deltas)
+    assert low <= deltas.mean() <= high and low >= deltas.min() and high <= deltas.max()
+    assert paired_interval(np.array([0.2, 0.2, 0.2])) == (0.2, 0.2)
+    assert all(np.isnan(paired_interval(np.array([0.3]))))
+
+
+def test_ks_from_recorded_quantiles_matches_the_exact_statistic():
+    from scipy import stats
+
+    from hetsnn.analysis.distributions import fit
+    from hetsnn.analysis.trajectories import ks_to_reference
+    from hetsnn.run import QUANTILES
+
+    rng = np.random.default_rng(1)
+    reference = fit(rng.gamma(13.0, 1.6, size=400), "gamma")
+    for shape, scale in ((13.0, 1.6), (4.0, 5.0), (30.0, 1.0)):
+        x = rng.gamma(shape, scale, size=(3, 512))
+        approx = ks_to_reference(np.quantile(x, QUANTILES, axis=-1).T, reference)
+        exact = [
+            stats.kstest(row, stats.gamma(reference.shape, scale=reference.scale).cdf).statistic
+            for row in x
+        ]
+        np.testing.assert_allclose(approx, exact, atol=0.01 + 1 / 512)

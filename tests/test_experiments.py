@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import needs_shared_data
 
 from hetsnn import storage
 from hetsnn.cli import main
@@ -193,3 +194,59 @@ def test_memory_margins_replay_the_final_centres_exactly(memory_smoke_run):
         np.testing.assert_array_equal(episode_rewards(margins).mean(axis=1), recorded)
     table = (memory_smoke_run / "report" / "table.md").read_text()
     assert "Decision margins" in table and (memory_smoke_run / "report" / "margins.png").exists()
+
+
+def test_controls_reset_gives_the_untrained_network_and_write_a_report(memory_smoke_run):
+    from hetsnn.analysis.controls import ALL, point_controls, run_controls
+
+    folder = memory_smoke_run / "points" / "neuron-L4"
+    rows = {(r["property"], r["control"]): r for r in point_controls(folder)}
+    result = storage.read_json(folder / RESULT)
+    # the Neuron arm's weights never change: resetting every property is the untrained net
+    reset = rows[(ALL, "reset")]
+    assert reset["score"] == pytest.approx(np.mean(result["initial_centre_reward"]))
+    assert reset["baseline"] == pytest.approx(np.mean(result["final_centre_reward"]))
+    assert {p for p, _ in rows} == {"tau_m", "v_th", "v_rest", "R", ALL}
+    table = run_controls(memory_smoke_run)
+    assert table.count("## Neuron") == 2  # the two Neuron points; weight arms are skipped
+    for name in ("controls.md", "controls.csv", "controls.png"):
+        assert (memory_smoke_run / "report" / name).exists()
+
+
+def test_controls_leave_a_homogeneous_layer_unchanged(memory_smoke_run, tmp_path):
+    """A trained centre whose properties are all equal across neurons: homogenise,
+    permute, resample and quantise change nothing."""
+    import shutil
+
+    from hetsnn.analysis.controls import point_controls
+    from hetsnn.run import CENTRES
+
+    folder = tmp_path / "neuron-L4"
+    shutil.copytree(memory_smoke_run / "points" / "neuron-L4", folder)
+    arrays = storage.load_arrays(folder / CENTRES)
+    for key in ("tau_m", "v_th", "v_rest", "resistance"):
+        per_seed = arrays[key][:, :1] * np.array([1.3, 0.9])[:, None]  # differ across seeds
+        arrays[key] = np.broadcast_to(per_seed, arrays[key].shape).astype(np.float32)
+    storage.save_arrays(folder / CENTRES, **arrays)
+    for row in point_controls(folder):
+        if row["control"] != "reset":
+            assert row["change"] == 0.0, row
+
+
+def test_probe_of_a_run_without_trained_properties_is_a_one_line_error(tmp_path, capsys):
+    assert main(["probe", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "holds no experiment" in err and err.count("\n") == 1
+
+
+@needs_shared_data
+def test_report_shows_how_heterogeneity_emerged(memory_smoke_run, shared_data):
+    from hetsnn.run import PROPERTIES
+
+    history = storage.read_jsonl(memory_smoke_run / "points" / "neuron-L4" / PROPERTIES)
+    assert [row["generation"] for row in history] == [0, 2, 4]
+    assert not (memory_smoke_run / "points" / "weight-tau20-L4" / PROPERTIES).exists()
+    table = build_report(memory_smoke_run)
+    line = next(x for x in table.splitlines() if x.startswith("- Neuron") and "KS" in x)
+    assert "tau_m 0 ->" in line  # every neuron starts at the homogeneous default
+    assert (memory_smoke_run / "report" / "heterogeneity.png").exists()

@@ -10,7 +10,7 @@ from conftest import Interrupt, interrupt_after
 from hetsnn import storage, training
 from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
 from hetsnn.errors import RunDirError
-from hetsnn.run import CHECKPOINT, METRICS, RESULT, train
+from hetsnn.run import CHECKPOINT, METRICS, PROPERTIES, RESULT, train
 from hetsnn.tasks import CartPoleTask
 
 CONFIG = RunConfig(
@@ -42,6 +42,13 @@ def test_run_writes_metrics_checkpoint_and_result(uninterrupted):
     with np.load(run_dir / "centres.npz") as centres:
         assert centres["tau_m"].shape == (CONFIG.seeds, 8)
         assert np.all(centres["tau_m"] > CONFIG.network.neuron.dt)
+        final_tau = centres["tau_m"].astype(np.float64)
+    history = storage.read_jsonl(run_dir / PROPERTIES)
+    assert [row["generation"] for row in history] == [0, 2, 4, 6]
+    assert set(history[0]) == {"generation", "tau_m", "v_th", "v_rest", "R"}
+    np.testing.assert_allclose(history[0]["tau_m"]["cv"], 0.0, atol=1e-6)  # homogeneous start
+    np.testing.assert_allclose(history[-1]["tau_m"]["mean"], final_tau.mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(history[-1]["tau_m"]["quantiles"][0][-1], final_tau[0].max())
 
 
 def test_interrupted_run_resumes_to_identical_numbers(uninterrupted, tmp_path):
@@ -55,6 +62,8 @@ def test_interrupted_run_resumes_to_identical_numbers(uninterrupted, tmp_path):
 
     resumed = train(CONFIG, tmp_path, progress=False)
     assert storage.read_jsonl(tmp_path / METRICS) == storage.read_jsonl(full_dir / METRICS)
+    for name in (METRICS, PROPERTIES):  # the files themselves, byte for byte
+        assert (tmp_path / name).read_bytes() == (full_dir / name).read_bytes()
     assert resumed["final_centre_reward"] == full_result["final_centre_reward"]
     assert resumed["timing"]["generations_timed"] == 2
 

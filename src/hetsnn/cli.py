@@ -1,4 +1,4 @@
-"""Command line: ``hetsnn list | run EXPERIMENT | report RUN_DIR | bench``."""
+"""Command line: ``hetsnn list | run EXPERIMENT | report RUN_DIR | probe RUN_DIR | bench``."""
 
 import argparse
 import os
@@ -54,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="build tables and figures from a run directory")
     report.add_argument("run_dir", type=Path)
     report.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+
+    probe = commands.add_parser(
+        "probe",
+        help="heterogeneity controls: re-score trained centres after homogenising, "
+        "permuting, resampling, quantising or resetting each neuron property",
+    )
+    probe.add_argument("run_dir", type=Path)
+    probe.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
     bench = commands.add_parser("bench", help="measure throughput against reference code")
     bench.add_argument("--preset", default="small", help="smoke | small | full (default: small)")
@@ -142,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
             _use_data_dir(args.data_dir)
             print(build_report(args.run_dir))
             print(f"figures and tables in {args.run_dir / 'report'}")
+        elif args.command == "probe":
+            from hetsnn.analysis.controls import run_controls
+
+            _use_data_dir(args.data_dir)
+            print(run_controls(args.run_dir))
+            print(f"controls.md, controls.csv and controls.png in {args.run_dir / 'report'}")
         elif args.command == "bench":
             _bench(args)
     except (ConfigError, RunDirError, DataNotFound) as error:

@@ -12,6 +12,8 @@
   per-class mean firing rate of the probed hidden neurons (neurons x classes), one row per
   arm, one column per recorded generation (seed 0);
 * ``firing-rate.png``: the mean firing rate of all hidden neurons over training, per arm;
+* ``heterogeneity.png`` (runs that train neuron properties): each property's coefficient of
+  variation over training and tau_m's distance to biology (:mod:`hetsnn.analysis.trajectories`);
 * the experiment's own sections (``Experiment.sections``), appended to ``table.md``: the
   ablation table, Shapley values and ``shapley.png`` (:mod:`hetsnn.analysis.ablation`);
   learned vs measured time constants, ``taudist.csv`` and ``taudist.png``
@@ -346,6 +348,7 @@ def _section(name: str):
 
 def build_report(run_dir: Path) -> str:
     """Write the report files of ``run_dir`` and return the Markdown table."""
+    from hetsnn.analysis import trajectories
     from hetsnn.experiments import EXPERIMENTS
 
     run_dir = Path(run_dir)
@@ -390,6 +393,10 @@ def build_report(run_dir: Path) -> str:
             f"(generation {r['generations'][-1]})\n"
             for r in probes
         )
+        storage.atomic_write_bytes(out / "table.md", table.encode())
+    heterogeneity = trajectories.section(run_dir, manifest, out)
+    if heterogeneity:
+        table += heterogeneity
         storage.atomic_write_bytes(out / "table.md", table.encode())
     experiment = EXPERIMENTS.get(manifest["experiment"])
     for name in experiment.sections if experiment else ():

@@ -7,6 +7,9 @@ A run directory holds::
     checkpoint.npz   the stacked SeedState after the last finished chunk
     probes.jsonl     the task's recordings of each seed's current solution at generation 0
                      and after every chunk (tasks with a probe only, e.g. firing rates)
+    properties.jsonl per trained neuron property, each seed's mean, std and cv over the
+                     hidden layer at generation 0 and after every chunk (tau_m also its
+                     quantiles): how heterogeneity emerges during training
     result.json      final evaluation (and the untrained network's, as a baseline) and
                      timings (written last; its presence = done)
     centres.npz      each seed's final hidden-layer properties and weights
@@ -32,14 +35,16 @@ from hetsnn.networks import NetworkParams
 from hetsnn.neurons import NeuronParams, tau_to_logit
 from hetsnn.training import RunSpec
 
-CONFIG, METRICS, CHECKPOINT, PROBES, RESULT, CENTRES = (
+CONFIG, METRICS, CHECKPOINT, PROBES, RESULT, CENTRES, PROPERTIES = (
     "config.json",
     "metrics.jsonl",
     "checkpoint.npz",
     "probes.jsonl",
     "result.json",
     "centres.npz",
+    "properties.jsonl",
 )
+QUANTILES = np.linspace(0.0, 1.0, 101)  # levels of the tau_m quantiles in properties.jsonl
 
 
 def claim_run_dir(run_dir: Path, config: RunConfig) -> None:
@@ -104,9 +109,11 @@ def train(
         done = int(meta["generation"])
     storage.truncate_jsonl(run_dir / METRICS, lambda row: row["generation"] <= done)
     storage.truncate_jsonl(run_dir / PROBES, lambda row: row["generation"] < done)
+    storage.truncate_jsonl(run_dir / PROPERTIES, lambda row: row["generation"] < done)
     train_data = jax.device_put(spec.task.load_data("train"))
     test_data = jax.device_put(spec.task.load_data("test"))
     record_probe(spec, states, test_data, config.seed, done, run_dir)
+    record_properties(config, spec, states, done, run_dir)
 
     compile_seconds, train_seconds, trained = 0.0, 0.0, 0
     bar = tqdm(
@@ -128,6 +135,7 @@ def train(
             trained += length
             storage.save_pytree(run_dir / CHECKPOINT, states, generation=done)
             record_probe(spec, states, test_data, config.seed, done, run_dir)
+            record_properties(config, spec, states, done, run_dir)
             bar.update(length)
             bar.set_postfix(centre=f"{float(np.mean(metrics['centre_reward'][-1])):.3g}")
             if on_chunk is not None:
@@ -138,6 +146,37 @@ def train(
     )
     storage.write_json(run_dir / RESULT, result)
     return result
+
+
+def property_summaries(config: RunConfig, params: NetworkParams) -> dict:
+    """Per trained neuron property: each seed's mean, std and coefficient of variation
+    (std / |mean|) over the hidden layer; tau_m (ms) also its quantiles at ``QUANTILES``.
+    ``params``: leading axis seeds. Empty for a run that trains weights only."""
+    dt = config.network.neuron.dt
+    values = {
+        "tau_m": params.hidden.tau_m(dt),
+        "v_th": params.hidden.v_th,
+        "v_rest": params.hidden.v_rest,
+        "R": params.hidden.resistance,
+    }
+    summaries = {}
+    for name in (p for p in values if p in config.trainable):
+        x = np.asarray(values[name], np.float64)
+        mean, std = x.mean(axis=-1), x.std(axis=-1)
+        summary = {"mean": mean, "std": std, "cv": std / np.maximum(np.abs(mean), 1e-12)}
+        if name == "tau_m":
+            summary["quantiles"] = np.quantile(x, QUANTILES, axis=-1).T
+        summaries[name] = {k: v.tolist() for k, v in summary.items()}
+    return summaries
+
+
+def record_properties(config: RunConfig, spec: RunSpec, states, generation: int, run_dir: Path):
+    """Append the trained properties' summaries at ``generation`` to properties.jsonl (runs
+    that train neuron properties only); a resumed run records its checkpoint's generation
+    again, with the same values."""
+    summaries = property_summaries(config, training.centres(spec, states))
+    if summaries:
+        storage.append_jsonl(run_dir / PROPERTIES, [{"generation": generation, **summaries}])
 
 
 def record_probe(spec: RunSpec, states, data, seed: int, generation: int, run_dir: Path) -> None:
@@ -198,12 +237,13 @@ def _final_result(
 
 
 def load_centres(run_dir: Path, dt: float) -> NetworkParams:
-    """The final centres of a finished run as network parameters, leading axis seeds.
+    """The final centres of a finished run as network parameters, leading axis seeds."""
+    return centres_to_params(storage.load_arrays(Path(run_dir) / CENTRES), dt)
 
-    Read from ``centres.npz`` (tau_m in ms goes back through its logit at ``dt``, in
-    float32, so decay rates match the trained ones to float32 rounding).
-    """
-    arrays = storage.load_arrays(Path(run_dir) / CENTRES)
+
+def centres_to_params(arrays: dict, dt: float) -> NetworkParams:
+    """Network parameters from the arrays of ``centres.npz`` (tau_m in ms goes back through
+    its logit at ``dt``, in float32, so decay rates match the trained ones to rounding)."""
     hidden = NeuronParams(
         tau_logit=tau_to_logit(arrays["tau_m"], dt),
         v_th=jnp.asarray(arrays["v_th"]),

@@ -151,6 +151,21 @@ def evaluate_centres(spec: RunSpec, states, data, episodes: int, seed: int) -> j
     return _evaluate_centres(spec, states, data, key, episodes)
 
 
+@functools.partial(jax.jit, static_argnames=("spec", "episodes"))
+def _evaluate_params(spec: RunSpec, params, data, key: jax.Array, episodes: int) -> jax.Array:
+    def one(p):
+        return spec.task.final_score(spec.network, p, key, data, episodes)
+
+    return jax.vmap(one)(params)
+
+
+def evaluate_params(spec: RunSpec, params: NetworkParams, data, episodes: int, seed: int):
+    """:func:`evaluate_centres` for given network parameters (leading axis: seeds), on the
+    same episodes: ``(seeds,)``. For re-scoring saved or altered centres."""
+    key = jax.random.fold_in(jax.random.key(seed), _EVAL_STREAM)
+    return _evaluate_params(spec, params, data, key, episodes)
+
+
 @functools.partial(jax.jit, static_argnames=("spec",))
 def _probe(spec: RunSpec, states, data, keys: jax.Array):
     def one(state, key):

@@ -1,0 +1,243 @@
+"""Heterogeneity controls: does diversity itself matter, or only where training moved the mean?
+
+Training per-neuron properties does two things at once: it spreads them out and it moves
+their average. Each control below re-scores a run's trained centres after changing one
+property (or all trained ones together) in a way that keeps one of those and removes the
+other, on the run's own evaluation episodes or test split:
+
+* ``homogenise``: every neuron gets the property's mean over the layer (keeps the mean,
+  removes the diversity);
+* ``permute``: the values are shuffled across neurons (keeps the distribution, breaks each
+  value's pairing with its neuron's weights);
+* ``resample``: fresh values from the distribution fitted to the learned ones (keeps the
+  distribution's shape, drops every individual value): the better of a gamma and a
+  lognormal fit (location 0) for a positive property, a normal fit otherwise;
+* ``quantise-k``: k levels, each neuron's value replaced by the mean of its quantile bin
+  (k = 2, 4, 8: how many distinct neuron types are needed);
+* ``reset``: back to the homogeneous default, the untrained value.
+
+Each seed's layer is transformed on its own. A resampled tau_m is floored just above dt,
+the reparameterisation's bound. The table gives the mean change of the score over seeds
+with a 95 % bootstrap interval over the paired seed differences (scipy.stats.bootstrap,
+percentile method); with one seed there is no interval.
+"""
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from scipy import stats
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from hetsnn import storage  # noqa: E402
+from hetsnn.analysis.distributions import fit_all  # noqa: E402
+from hetsnn.genome import PROPERTIES  # noqa: E402
+
+TRANSFORMS = (
+    "homogenise",
+    "permute",
+    "resample",
+    "quantise-2",
+    "quantise-4",
+    "quantise-8",
+    "reset",
+)
+# genome name -> key in centres.npz and field of NeuronConfig holding its default
+ARRAY_KEYS = {"tau_m": "tau_m", "v_th": "v_th", "v_rest": "v_rest", "R": "resistance"}
+ALL = "all"  # every trained property transformed together
+TAU_FLOOR = 1.001  # resampled tau_m >= TAU_FLOOR * dt
+
+
+def _quantise(row: np.ndarray, levels: int) -> np.ndarray:
+    """Each value replaced by the mean of its quantile bin (``levels`` bins)."""
+    inner = np.quantile(row, np.linspace(0, 1, levels + 1)[1:-1])
+    bins = np.searchsorted(inner, row, side="right")
+    means = np.array([row[bins == b].mean() if (bins == b).any() else 0.0 for b in range(levels)])
+    return means[bins]
+
+
+def _resample(row: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``row.size`` draws from the distribution fitted to ``row``."""
+    if np.ptp(row) == 0:
+        return row.copy()
+    if np.all(row > 0):
+        best = max(fit_all(row).values(), key=lambda f: f.log_likelihood)
+        family = {"gamma": stats.gamma, "lognormal": stats.lognorm}[best.family]
+        return family.rvs(best.shape, scale=best.scale, size=row.size, random_state=rng)
+    return rng.normal(row.mean(), row.std(), size=row.size)
+
+
+def transform(
+    values: np.ndarray, name: str, default: float, rng: np.random.Generator
+) -> np.ndarray:
+    """``values: (seeds, n_hidden)`` of one property after the control ``name``."""
+    values = np.asarray(values, dtype=np.float64)
+    if name == "homogenise":
+        return np.broadcast_to(values.mean(axis=-1, keepdims=True), values.shape).copy()
+    if name == "permute":
+        return np.stack([rng.permutation(row) for row in values])
+    if name == "resample":
+        return np.stack([_resample(row, rng) for row in values])
+    if name.startswith("quantise-"):
+        return np.stack([_quantise(row, int(name.split("-")[1])) for row in values])
+    if name == "reset":
+        return np.full_like(values, default)
+    raise ValueError(f"unknown control {name!r}: choose one of {TRANSFORMS}")
+
+
+def paired_interval(deltas: np.ndarray) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval of the mean of per-seed differences."""
+    deltas = np.asarray(deltas, dtype=np.float64)
+    if deltas.size < 2:
+        return float("nan"), float("nan")
+    if np.ptp(deltas) == 0:
+        return float(deltas[0]), float(deltas[0])
+    result = stats.bootstrap(
+        (deltas,), np.mean, confidence_level=0.95, n_resamples=2000, method="percentile",
+        random_state=np.random.default_rng(0),
+    )  # fmt: skip
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def controlled_arrays(arrays: dict, config, prop: str, name: str, rng) -> dict:
+    """``centres.npz`` arrays with control ``name`` applied to ``prop`` (or to every
+    trained property when ``prop`` is ``ALL``)."""
+    neuron, dt = config.network.neuron, config.network.neuron.dt
+    defaults = {"tau_m": neuron.tau_m, "v_th": neuron.v_th, "v_rest": neuron.v_rest,
+                "R": neuron.resistance}  # fmt: skip
+    changed = dict(arrays)
+    for p in trained_properties(config) if prop == ALL else (prop,):
+        key = ARRAY_KEYS[p]
+        values = transform(arrays[key], name, defaults[p], rng)
+        if p == "tau_m":
+            values = np.maximum(values, TAU_FLOOR * dt)
+        changed[key] = values.astype(np.float32)
+    return changed
+
+
+def trained_properties(config) -> tuple[str, ...]:
+    return tuple(p for p in PROPERTIES if p in config.trainable)
+
+
+def point_controls(folder: Path, seed: int = 0) -> list[dict]:
+    """Every control on every trained property of one finished run: one row each, with
+    the per-seed scores, their change from the trained centres and its interval."""
+    from hetsnn.config import RunConfig
+    from hetsnn.run import CENTRES, CONFIG, centres_to_params
+    from hetsnn.training import RunSpec, evaluate_params
+
+    config = RunConfig.from_dict(storage.read_json(folder / CONFIG))
+    properties = trained_properties(config)
+    if not properties:
+        return []
+    spec, dt = RunSpec.from_config(config), config.network.neuron.dt
+    arrays = storage.load_arrays(folder / CENTRES)
+    data = spec.task.load_data("test")
+
+    def score(arrays):
+        params = centres_to_params(arrays, dt)
+        return np.asarray(evaluate_params(spec, params, data, config.eval_episodes, config.seed))
+
+    baseline = score(arrays)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for prop in (*properties, ALL) if len(properties) > 1 else properties:
+        for name in TRANSFORMS:
+            scores = score(controlled_arrays(arrays, config, prop, name, rng))
+            deltas = scores - baseline
+            low, high = paired_interval(deltas)
+            rows.append({
+                "property": prop, "control": name, "baseline": float(baseline.mean()),
+                "score": float(scores.mean()), "change": float(deltas.mean()),
+                "low": low, "high": high, "seeds": int(deltas.size),
+            })  # fmt: skip
+    return rows
+
+
+def run_controls(run_dir: Path) -> str:
+    """Apply every control to every finished point of ``run_dir`` that trained neuron
+    properties; write ``report/controls.md``, ``controls.csv`` and ``controls.png``; return
+    the Markdown."""
+    from hetsnn.errors import RunDirError
+    from hetsnn.experiments.base import MANIFEST
+    from hetsnn.report import csv_table, finished_points, fmt, save_figure
+
+    run_dir = Path(run_dir)
+    if not (run_dir / MANIFEST).exists():
+        raise RunDirError(f"{run_dir} holds no experiment (no {MANIFEST}): nothing to probe")
+    manifest = storage.read_json(run_dir / MANIFEST)
+    panels = []
+    for point, folder in finished_points(run_dir, manifest):
+        rows = point_controls(folder)
+        if rows:
+            panels.append((point, rows))
+    if not panels:
+        raise RunDirError(
+            f"{run_dir} has no finished run that trained neuron properties: nothing to probe"
+        )
+    lines = [
+        f"# Heterogeneity controls: {manifest['experiment']} ({manifest['preset']})",
+        "",
+        "Change of the final score after each control (mean over seeds, 95 % bootstrap "
+        "interval of the paired seed differences); the trained score in each heading.",
+    ]
+    for point, rows in panels:
+        lines += ["", f"## {point['arm']}, {manifest['x_label']} {point['x']:g}: "
+                  f"trained {fmt(rows[0]['baseline'])} ({rows[0]['seeds']} seeds)", ""]  # fmt: skip
+        props = list(dict.fromkeys(r["property"] for r in rows))
+        lines += ["| control | " + " | ".join(props) + " |", "| --- |" + " --- |" * len(props)]
+        by = {(r["property"], r["control"]): r for r in rows}
+        for name in TRANSFORMS:
+            cells = [_cell(by[(p, name)], fmt) for p in props]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines) + "\n"
+    out = run_dir / "report"
+    flat = [{"arm": pt["arm"], "x": pt["x"], **r} for pt, rows in panels for r in rows]
+    storage.atomic_write_bytes(out / "controls.md", table.encode())
+    storage.atomic_write_bytes(out / "controls.csv", csv_table(flat).encode())
+    save_figure(_figure(manifest, panels), out / "controls.png")
+    return table
+
+
+def _cell(row: dict, fmt) -> str:
+    if np.isnan(row["low"]):
+        return f"{fmt(row['change'])}"
+    return f"{fmt(row['change'])} [{fmt(row['low'])}, {fmt(row['high'])}]"
+
+
+def _figure(manifest: dict, panels: list):
+    cols = min(len(panels), 3)
+    rows_n = -(-len(panels) // cols)
+    fig, axes = plt.subplots(
+        rows_n, cols, figsize=(5.2 * cols, 3.6 * rows_n), squeeze=False, layout="constrained"
+    )
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (point, rows) in zip(axes.flat, panels, strict=False):
+        props = list(dict.fromkeys(r["property"] for r in rows))
+        width = 0.8 / len(props)
+        by = {(r["property"], r["control"]): r for r in rows}
+        for i, prop in enumerate(props):
+            x = np.arange(len(TRANSFORMS)) + (i - (len(props) - 1) / 2) * width
+            change = np.array([by[(prop, t)]["change"] for t in TRANSFORMS])
+            low = np.array([by[(prop, t)]["low"] for t in TRANSFORMS])
+            high = np.array([by[(prop, t)]["high"] for t in TRANSFORMS])
+            err = None if np.isnan(low).all() else np.stack([change - low, high - change])
+            color = f"C{(*PROPERTIES, ALL).index(prop)}"  # one colour per property everywhere
+            ax.bar(x, change, width, yerr=err, capsize=2, color=color, label=prop)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_xticks(np.arange(len(TRANSFORMS)), TRANSFORMS, rotation=35, ha="right")
+        ax.set(
+            ylabel="change of score",
+            title=f"{point['arm']}, {manifest['x_label']} {point['x']:g} "
+            f"({rows[0]['seeds']} seeds)",
+        )
+    legend = {}
+    for ax in axes.flat[: len(panels)]:
+        legend.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+    fig.legend(legend.values(), legend.keys(), loc="outside right upper", fontsize="small")
+    fig.suptitle("score change after each control; bars: mean over seeds, whiskers: 95 % "
+                 "bootstrap interval of the paired differences")  # fmt: skip
+    return fig
