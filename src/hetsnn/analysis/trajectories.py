@@ -105,7 +105,7 @@ def _figure(manifest: dict, rows: list[dict], with_ks: bool):
     for i, r in enumerate(rows):
         label, style = f"{r['arm']}, {r['x']:g}", dict(color=f"C{i % 10}", lw=1.2)
         for ax, panel in zip(axes[0], panels, strict=True):
-            values = r["ks"] if panel == "ks" else r["spread"].get(panel)
+            values = r.get("ks") if panel == "ks" else r["spread"].get(panel)
             if values is not None:
                 ax.plot(r["generations"], values, label=label, **style)
     for ax, panel in zip(axes[0], panels, strict=True):
