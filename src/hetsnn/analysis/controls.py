@@ -231,13 +231,12 @@ def _figure(manifest: dict, panels: list):
         ax.set_xticks(np.arange(len(TRANSFORMS)), TRANSFORMS, rotation=35, ha="right")
         ax.set(
             ylabel="change of score",
-            title=f"{point['arm']}, {manifest['x_label']} {point['x']:g} "
-            f"({rows[0]['seeds']} seeds)",
+            title=f"{point['arm']}, {point['x']:g} ({rows[0]['seeds']} seeds)",
         )
     legend = {}
     for ax in axes.flat[: len(panels)]:
         legend.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
-    fig.legend(legend.values(), legend.keys(), loc="outside right upper", fontsize="small")
-    fig.suptitle("score change after each control; bars: mean over seeds, whiskers: 95 % "
-                 "bootstrap interval of the paired differences")  # fmt: skip
+    fig.legend(legend.values(), legend.keys(), loc="outside lower center", ncols=len(legend))
+    fig.suptitle(f"score change after each control (panels: arm, {manifest['x_label']}); bars: "
+                 "mean over seeds, whiskers: 95 % bootstrap interval of the paired differences")  # fmt: skip
     return fig
