@@ -237,6 +237,8 @@ def _figure(manifest: dict, panels: list):
     for ax in axes.flat[: len(panels)]:
         legend.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
     fig.legend(legend.values(), legend.keys(), loc="outside lower center", ncols=len(legend))
-    fig.suptitle(f"score change after each control (panels: arm, {manifest['x_label']}); bars: "
-                 "mean over seeds, whiskers: 95 % bootstrap interval of the paired differences")  # fmt: skip
+    fig.suptitle(
+        f"score change after each control (panels: arm, {manifest['x_label']}); bars: mean "
+        "over seeds, whiskers: 95 % bootstrap interval of the paired differences"
+    )
     return fig
