@@ -119,3 +119,21 @@ def test_result_files_are_readable_like_normally_created_files(uninterrupted):
     os.umask(mask)
     for name in ("config.json", RESULT, CHECKPOINT, "centres.npz"):
         assert (run_dir / name).stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [StrategyConfig(name=name, population=8) for name in ("pgpe", "open_es", "snes", "cma_es")]
+    + [StrategyConfig(population=8, centre_optimiser=c, lr=0.01) for c in ("sgd", "adam")],
+    ids=lambda s: f"{s.name}-{s.centre_optimiser}",
+)
+def test_every_accepted_strategy_trains_through_the_run_loop(strategy, tmp_path):
+    """Two compiled chunks of every strategy the config accepts (SNES and CMA-ES once
+    crashed here: their hyper-parameters were device arrays hoisted out of the program)."""
+    config = dataclasses.replace(CONFIG, optimiser=strategy, generations=2, chunk=1)
+    result = train(config, tmp_path, progress=False)
+    assert len(result["final_centre_reward"]) == config.seeds
+    assert np.all(np.isfinite(result["final_centre_reward"]))
+    rows = storage.read_jsonl(tmp_path / METRICS)
+    assert [row["generation"] for row in rows] == [1, 2]
+    assert all(n == 0 for row in rows for n in row["nonfinite"])

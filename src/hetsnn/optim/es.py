@@ -19,6 +19,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from evosax.algorithms import CMA_ES, PGPE, SNES, Open_ES
 from evosax.core.fitness_shaping import centered_rank_fitness_shaping_fn
@@ -103,5 +104,11 @@ class Maximiser:
 
 
 def make_maximiser(config: StrategyConfig, num_dims: int) -> Maximiser:
-    es, params = _build(config, jnp.zeros((num_dims,), jnp.float32))
+    # Concrete host (numpy) leaves, even when first built while a program is traced: the
+    # compiled programs close over them, and device arrays would become hoisted constants,
+    # which jax 0.10.2's ahead-of-time executables then fail to pass ("compiled for 16
+    # inputs but called with 14": SNES's and CMA-ES's recombination weights).
+    with jax.ensure_compile_time_eval():
+        es, params = _build(config, jnp.zeros((num_dims,), jnp.float32))
+        params = jax.tree.map(np.asarray, params)
     return Maximiser(es=es, params=params, num_dims=num_dims)
