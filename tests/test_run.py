@@ -9,9 +9,10 @@ from conftest import Interrupt, interrupt_after
 
 from hetsnn import storage, training
 from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
-from hetsnn.errors import RunDirError
-from hetsnn.run import CHECKPOINT, METRICS, PROPERTIES, RESULT, train
+from hetsnn.errors import RunDirError, TrainingDiverged
+from hetsnn.run import CHECKPOINT, METRICS, PROPERTIES, RESULT, config_fingerprint, train
 from hetsnn.tasks import CartPoleTask
+from hetsnn.training import RunSpec
 
 CONFIG = RunConfig(
     CartPoleTask(max_steps=40, episodes=1),
@@ -137,3 +138,87 @@ def test_every_accepted_strategy_trains_through_the_run_loop(strategy, tmp_path)
     rows = storage.read_jsonl(tmp_path / METRICS)
     assert [row["generation"] for row in rows] == [1, 2]
     assert all(n == 0 for row in rows for n in row["nonfinite"])
+
+
+def _interrupted(tmp_path, generations=4):
+    with pytest.raises(Interrupt):
+        train(CONFIG, tmp_path, progress=False, on_chunk=interrupt_after(generations))
+    return tmp_path
+
+
+def test_a_torn_last_metrics_line_is_dropped_and_recomputed(uninterrupted, tmp_path):
+    full_dir, _ = uninterrupted
+    run_dir = _interrupted(tmp_path)
+    with open(run_dir / METRICS, "a") as handle:
+        handle.write('{"generation": 5, "centre_rew')  # a crash inside the append
+    train(CONFIG, run_dir, progress=False)
+    assert (run_dir / METRICS).read_bytes() == (full_dir / METRICS).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda p: p.write_text("garbage\n" + p.read_text()), "line 1 is not a JSON object"),
+        (lambda p: p.write_text(""), "does not hold generations 1..4"),
+        (lambda p: p.write_text('{"no_generation": 1}\n' * 4), "does not hold generations"),
+    ],
+)
+def test_damaged_metrics_give_a_one_line_error(tmp_path, damage, message):
+    run_dir = _interrupted(tmp_path)
+    damage(run_dir / METRICS)
+    with pytest.raises(RunDirError, match=message) as error:
+        train(CONFIG, run_dir, progress=False)
+    assert "\n" not in str(error.value) and "retrain" in str(error.value)
+
+
+def test_a_checkpoint_is_checked_before_it_is_resumed(tmp_path):
+    other = _interrupted(tmp_path / "other")  # another config with the same shapes
+    other_config = dataclasses.replace(CONFIG, seed=7)
+    run_dir = tmp_path / "run"
+    with pytest.raises(Interrupt):
+        train(other_config, run_dir, progress=False, on_chunk=interrupt_after(2))
+    (run_dir / CHECKPOINT).write_bytes((other / CHECKPOINT).read_bytes())
+    with pytest.raises(RunDirError, match="written by another config"):
+        train(other_config, run_dir, progress=False)
+
+    states = training.init_states(
+        RunSpec.from_config(CONFIG), CONFIG.network.neuron, CONFIG.seed, CONFIG.seeds
+    )
+    fingerprint = config_fingerprint(CONFIG)
+    storage.save_pytree(other / CHECKPOINT, states, generation=-3, config=fingerprint)
+    with pytest.raises(RunDirError, match="generation -3, outside 0..6"):
+        train(CONFIG, other, progress=False)
+    poisoned = states.replace(search=states.search.replace(mean=states.search.mean * np.nan))
+    storage.save_pytree(other / CHECKPOINT, poisoned, generation=4, config=fingerprint)
+    with pytest.raises(RunDirError, match="non-finite search state"):
+        train(CONFIG, other, progress=False)
+    (other / CHECKPOINT).write_bytes(b"not a zip file")
+    with pytest.raises(RunDirError, match="is damaged"):
+        train(CONFIG, other, progress=False)
+
+
+def test_run_files_without_a_config_are_not_adopted(uninterrupted, tmp_path):
+    full_dir, _ = uninterrupted
+    (tmp_path / RESULT).write_bytes((full_dir / RESULT).read_bytes())
+    with pytest.raises(RunDirError, match="no config.json"):
+        train(CONFIG, tmp_path, progress=False)
+
+
+def test_a_locked_run_directory_is_refused_and_stale_temporaries_go(tmp_path):
+    run_dir = _interrupted(tmp_path)
+    stale = run_dir / ".checkpoint.npz.x1y2.tmp.npz"  # a writer killed inside np.savez
+    stale.write_bytes(b"half a file")
+    with storage.locked(run_dir, "in a test"), pytest.raises(RunDirError, match="pid"):
+        train(CONFIG, run_dir, progress=False)
+    assert stale.exists()  # never removed while another process may own it
+    train(CONFIG, run_dir, progress=False)
+    assert not stale.exists()
+
+
+def test_an_overflowing_search_state_stops_the_run(tmp_path):
+    config = dataclasses.replace(CONFIG, optimiser=StrategyConfig(population=8, std_init=2e19))
+    with pytest.raises(TrainingDiverged, match="became non-finite at generation"):
+        train(config, tmp_path, progress=False)
+    assert not (tmp_path / RESULT).exists()
+    rows = storage.read_jsonl(tmp_path / METRICS)
+    assert rows and not all(all(row["search_finite"]) for row in rows)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from hetsnn.data.images import DATA_DIR_ENV, DataNotFound
-from hetsnn.errors import ConfigError, RunDirError
+from hetsnn.errors import ConfigError, RunDirError, TrainingDiverged
 
 DATA_DIR_HELP = (
     "folder with mnist/, fashion-mnist/ (IDX files) and allen-cell-types/ (sets "
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"controls.md, controls.csv and controls.png in {args.run_dir / 'report'}")
         elif args.command == "bench":
             _bench(args)
-    except (ConfigError, RunDirError, DataNotFound) as error:
+    except (ConfigError, RunDirError, DataNotFound, TrainingDiverged) as error:
         print(f"hetsnn: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

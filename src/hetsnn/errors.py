@@ -7,3 +7,7 @@ class ConfigError(ValueError):
 
 class RunDirError(RuntimeError):
     """A run directory cannot be used as asked (would overwrite or mix results)."""
+
+
+class TrainingDiverged(RuntimeError):
+    """An optimiser's state became non-finite; the run stopped before reporting numbers."""

@@ -19,9 +19,13 @@ chunk finished is kept, metrics lines past the checkpoint are dropped and recomp
 (identically, since the PRNG key is part of the checkpointed state).
 """
 
+import hashlib
+import json
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -30,9 +34,10 @@ from tqdm.auto import tqdm
 
 from hetsnn import storage, training
 from hetsnn.config import RunConfig
-from hetsnn.errors import RunDirError
+from hetsnn.errors import RunDirError, TrainingDiverged
 from hetsnn.networks import NetworkParams
 from hetsnn.neurons import NeuronParams, tau_to_logit
+from hetsnn.optim import evolution
 from hetsnn.training import RunSpec
 
 CONFIG, METRICS, CHECKPOINT, PROBES, RESULT, CENTRES, PROPERTIES = (
@@ -51,8 +56,19 @@ def claim_run_dir(run_dir: Path, config: RunConfig) -> None:
     """Create ``run_dir`` for ``config``, or check that it already belongs to ``config``."""
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / CONFIG
+    if not path.exists():
+        foreign = [n for n in (CHECKPOINT, RESULT, METRICS, CENTRES) if (run_dir / n).exists()]
+        if foreign:
+            raise RunDirError(
+                f"{run_dir} holds {', '.join(foreign)} but no {CONFIG}: these files belong "
+                "to an unknown run; choose another directory or remove them"
+            )
     if path.exists():
-        stored, wanted = storage.read_json(path), storage.as_json(config.to_dict())
+        try:
+            stored = storage.read_json(path)
+        except (ValueError, OSError) as error:
+            raise RunDirError(f"{path} is damaged ({error}): remove {run_dir} to retrain") from None
+        wanted = storage.as_json(config.to_dict())
         if stored != wanted:
             changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
             raise RunDirError(
@@ -61,6 +77,22 @@ def claim_run_dir(run_dir: Path, config: RunConfig) -> None:
             )
     else:
         storage.write_json(path, config.to_dict())
+
+
+def _stop_if_diverged(metrics: dict, done: int, config: RunConfig) -> None:
+    """Raise TrainingDiverged if a seed's search state became non-finite in this chunk (the
+    checkpoint before the chunk is kept; the chunk's metrics record ``search_finite``)."""
+    if "search_finite" not in metrics:
+        return
+    finite = np.asarray(metrics["search_finite"])  # (length, seeds)
+    if finite.all():
+        return
+    step, seed = np.argwhere(~finite)[0]
+    raise TrainingDiverged(
+        f"the search state of seed {seed} became non-finite at generation {done + step + 1} "
+        f"(optimiser.std_init {config.optimiser.std_init:g}, lr {config.optimiser.lr:g}): "
+        "the run stops without reporting numbers; lower them and retrain"
+    )
 
 
 def _metric_rows(metrics: dict, first_generation: int) -> list[dict]:
@@ -95,21 +127,84 @@ def train(
     """
     run_dir = Path(run_dir)
     claim_run_dir(run_dir, config)
-    if (run_dir / RESULT).exists():
+    if (run_dir / RESULT).exists():  # finished: read only (a read-only copy resumes too)
+        return _read_result(run_dir)
+    try:
+        with storage.locked(run_dir, "training this run"):
+            return _train_locked(config, run_dir, progress, description, on_chunk)
+    except BlockingIOError as error:
+        raise RunDirError(str(error)) from None
+
+
+def _read_result(run_dir: Path) -> dict:
+    try:
         return storage.read_json(run_dir / RESULT)
+    except (ValueError, OSError) as error:
+        raise RunDirError(
+            f"{run_dir / RESULT} is damaged ({error}): remove {run_dir} to retrain"
+        ) from None
+
+
+def config_fingerprint(config: RunConfig) -> str:
+    """SHA-256 of the config's JSON: checkpoints carry it, so another run's checkpoint with
+    the same shapes is never resumed."""
+    text = json.dumps(storage.as_json(config.to_dict()), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _resume_state(config: RunConfig, run_dir: Path, states) -> tuple[Any, int]:
+    """The checkpointed states and their generation, after every check; ``(states, 0)``
+    without a checkpoint. Metrics, probes and properties past it are dropped, so they are
+    recomputed identically."""
+    done, path = 0, run_dir / CHECKPOINT
+    fix = f"remove {run_dir} to retrain this run"
+    if path.exists():
+        try:
+            states, meta = storage.load_pytree(path, states)
+        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
+            raise RunDirError(
+                f"{path} is damaged or belongs to another run ({error}): {fix}"
+            ) from None
+        done = meta.get("generation")
+        fingerprint = meta.get("config")
+        if fingerprint is not None and fingerprint != config_fingerprint(config):
+            raise RunDirError(f"{path} was written by another config: {fix}")
+        if not isinstance(done, int) or not 0 <= done <= config.generations:
+            raise RunDirError(
+                f"{path} holds generation {done!r}, outside 0..{config.generations}: {fix}"
+            )
+        finite = (
+            np.asarray(jax.vmap(evolution.search_is_finite)(states.search))
+            if hasattr(states, "search")
+            else True
+        )
+        if not np.all(finite):
+            raise RunDirError(f"{path} holds a non-finite search state: {fix}")
+    try:
+        rows = storage.read_jsonl(run_dir / METRICS, torn_tail_ok=True)
+        generations = [row.get("generation") for row in rows]
+        if generations[:done] != list(range(1, done + 1)):
+            raise storage.DamagedFile(
+                f"{run_dir / METRICS} does not hold generations 1..{done} of the checkpoint"
+            )
+        storage.truncate_jsonl(
+            run_dir / METRICS, lambda row: row.get("generation", done + 1) <= done
+        )
+        for name in (PROBES, PROPERTIES):
+            storage.truncate_jsonl(run_dir / name, lambda row: row.get("generation", done) < done)
+    except storage.DamagedFile as error:
+        raise RunDirError(f"{error}: {fix}") from None
+    return states, done
+
+
+def _train_locked(config, run_dir, progress, description, on_chunk) -> dict:
+    storage.remove_stale_temporaries(run_dir)
+    if (run_dir / RESULT).exists():  # another process finished it while we waited
+        return _read_result(run_dir)
 
     spec = RunSpec.from_config(config)
     states = training.init_states(spec, config.network.neuron, config.seed, config.seeds)
-    done = 0
-    if (run_dir / CHECKPOINT).exists():
-        try:
-            states, meta = storage.load_pytree(run_dir / CHECKPOINT, states)
-        except ValueError as error:
-            raise RunDirError(f"{error}: remove {run_dir / CHECKPOINT} to restart") from None
-        done = int(meta["generation"])
-    storage.truncate_jsonl(run_dir / METRICS, lambda row: row["generation"] <= done)
-    storage.truncate_jsonl(run_dir / PROBES, lambda row: row["generation"] < done)
-    storage.truncate_jsonl(run_dir / PROPERTIES, lambda row: row["generation"] < done)
+    states, done = _resume_state(config, run_dir, states)
     train_data = jax.device_put(spec.task.load_data("train"))
     test_data = jax.device_put(spec.task.load_data("test"))
     record_probe(spec, states, test_data, config.seed, done, run_dir)
@@ -131,9 +226,12 @@ def train(
             states, metrics = jax.block_until_ready(run_chunk(states, train_data))
             train_seconds += time.perf_counter() - start
             storage.append_jsonl(run_dir / METRICS, _metric_rows(metrics, done))
+            _stop_if_diverged(metrics, done, config)
             done += length
             trained += length
-            storage.save_pytree(run_dir / CHECKPOINT, states, generation=done)
+            storage.save_pytree(
+                run_dir / CHECKPOINT, states, generation=done, config=config_fingerprint(config)
+            )
             record_probe(spec, states, test_data, config.seed, done, run_dir)
             record_properties(config, spec, states, done, run_dir)
             bar.update(length)

@@ -1,9 +1,13 @@
-"""Atomic files and pytree checkpoints for run directories.
+"""Atomic files, locks and pytree checkpoints for run directories.
 
-Every file is written to a temporary sibling and moved into place with ``os.replace``, so
-an interrupted run leaves either the old file or the new one, never half of one.
+Every file is written to a temporary sibling (``.NAME.*.tmp``) and moved into place with
+``os.replace``, so an interrupted run leaves either the old file or the new one, never half
+of one; a temporary left by a killed process is removed by the next process that holds the
+directory's lock (:func:`locked`, :func:`remove_stale_temporaries`).
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
@@ -64,18 +68,83 @@ def append_jsonl(path: Path, rows: list[dict]) -> None:
         os.fsync(handle.fileno())
 
 
-def read_jsonl(path: Path) -> list[dict]:
+class DamagedFile(ValueError):
+    """A run-directory file that cannot be read as what it should hold."""
+
+
+def read_jsonl(path: Path, *, torn_tail_ok: bool = False) -> list[dict]:
+    """The rows of a JSON-lines file ([] if it does not exist).
+
+    With ``torn_tail_ok`` an undecodable *last* line (a crash inside an append) is dropped.
+
+    Raises:
+        DamagedFile: a line that is not a JSON object (a torn last one without
+            ``torn_tail_ok``), naming the file and the line.
+    """
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
+    lines = text.splitlines()
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        if not isinstance(row, dict):
+            if torn_tail_ok and number == len(lines) and not text.endswith("\n"):
+                break
+            raise DamagedFile(f"{path}: line {number} is not a JSON object")
+        rows.append(row)
+    return rows
+
+
+@contextlib.contextmanager
+def locked(folder: Path, what: str):
+    """Hold an exclusive lock on ``folder`` (its file ``.lock``) for the ``with`` block.
+
+    Raises:
+        BlockingIOError: another process holds it; the message names its pid.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise BlockingIOError(
+                f"{folder} is in use by another process (pid {holder}) {what}: wait for it "
+                "to finish or stop it"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Delete the ``.NAME.*.tmp*`` files a killed writer left in ``folder`` (call it while
+    holding the folder's lock, so no live writer owns them)."""
+    for leftover in Path(folder).glob(".*.tmp*"):
+        leftover.unlink(missing_ok=True)
 
 
 def truncate_jsonl(path: Path, keep) -> None:
-    """Keep only the rows for which ``keep(row)`` is true (atomically)."""
+    """Keep only the rows for which ``keep(row)`` is true (atomically); a torn last line
+    is dropped."""
     path = Path(path)
     if path.exists():
-        rows = [row for row in read_jsonl(path) if keep(row)]
+        rows = [row for row in read_jsonl(path, torn_tail_ok=True) if keep(row)]
         atomic_write_bytes(
             path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows).encode()
         )
@@ -98,8 +167,9 @@ def save_pytree(path: Path, tree: Any, **scalars) -> None:
 
 def save_arrays(path: Path, **arrays) -> None:
     """``np.savez`` to ``path``, atomically."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=Path(path).parent, suffix=".npz")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz")
     os.close(fd)
     try:
         np.savez(tmp, **arrays)

@@ -6,6 +6,7 @@ I/O; :mod:`hetsnn.run` drives it through :mod:`hetsnn.training`, which documents
 trainer interface.
 """
 
+import dataclasses
 import functools
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,22 @@ def init_seed(spec: "RunSpec", hidden: neurons.NeuronParams, key: jax.Array) -> 
     return SeedState(search=search, base=base, key=key_run, generation=jnp.int32(0))
 
 
+def search_is_finite(search) -> jax.Array:
+    """True when every floating-point number the search moves on (mean, std, covariance,
+    optimiser state) is finite: a huge std_init can overflow them with finite rewards.
+    evosax's ``best_*`` records start at inf / NaN by design and are left out."""
+    moving = [getattr(search, f.name) for f in dataclasses.fields(search)]
+    names = [f.name for f in dataclasses.fields(search)]
+    leaves = [
+        x
+        for name, value in zip(names, moving, strict=True)
+        if not name.startswith("best_")
+        for x in jax.tree.leaves(value)
+        if jnp.issubdtype(x.dtype, jnp.floating)
+    ]
+    return jnp.all(jnp.stack([jnp.isfinite(x).all() for x in leaves]))
+
+
 def generation(
     spec: "RunSpec", state: SeedState, data=None
 ) -> tuple[SeedState, dict[str, jax.Array]]:
@@ -101,6 +118,7 @@ def generation(
         "reward_max": jnp.max(rewards, where=finite, initial=-jnp.inf),
         "centre_reward": centre_reward,
         "nonfinite": jnp.sum(~finite),
+        "search_finite": search_is_finite(search),
     }
     new_state = SeedState(search=search, base=state.base, key=key, generation=state.generation + 1)
     return new_state, metrics
