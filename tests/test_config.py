@@ -28,6 +28,33 @@ from hetsnn.tasks import CartPoleTask, MemoryTask
         (lambda: GradientConfig(lr=0.0), "lr must be positive"),
         (lambda: GradientConfig(batch=0), "batch"),
         (lambda: GradientConfig(gamma=1.5), "gamma"),
+        # issue 19, item 10: every one of these was once accepted, or failed late
+        (lambda: NetworkConfig(surrogate_alpha=float("nan")), "surrogate_alpha"),
+        (lambda: NetworkConfig(surrogate_alpha=-2.0), "surrogate_alpha must be positive"),
+        (lambda: NetworkConfig(surrogate_alpha="2"), "surrogate_alpha"),
+        (lambda: NetworkConfig(detach_reset="yes"), "detach_reset must be true or false"),
+        (lambda: NetworkConfig(detach_reset=None), "detach_reset"),
+        (lambda: NetworkConfig(n_hidden=True), "n_hidden must be a positive integer"),
+        (lambda: NetworkConfig(n_hidden=2**30), "n_hidden must be at most"),
+        (lambda: NeuronConfig(v_th=True), "v_th must be a finite number"),
+        (lambda: StrategyConfig(lr=True), "lr must be a finite number"),
+        (lambda: StrategyConfig(population=2**22), "population must be at most"),
+        (lambda: RunConfig(MemoryTask(), seeds=True), "seeds must be a positive integer"),
+        (lambda: RunConfig(MemoryTask(), seeds=2**31), "seeds must be at most"),
+        (lambda: RunConfig(MemoryTask(), generations=10**20), "generations must be at most"),
+        (lambda: RunConfig(MemoryTask(), seed=2**63), r"seed must be an integer in \[0, 2\*\*32\)"),
+        (lambda: RunConfig(MemoryTask(), seed=1.5), "seed must be an integer"),
+        (lambda: RunConfig("memory"), "task must be a"),
+        (lambda: RunConfig(MemoryTask(), network={"n_hidden": 4}), "network must be a"),
+        (lambda: RunConfig(MemoryTask(), optimiser="pgpe"), "optimiser must be a"),
+        (lambda: RunConfig(MemoryTask(), optimiser=GradientConfig(batch=1)), "batch must be >= 2"),
+        (
+            lambda: RunConfig(
+                MemoryTask(), NetworkConfig(n_hidden=2**19), StrategyConfig(population=2**15)
+            ),
+            "would not fit in memory",
+        ),
+        (lambda: MemoryTask(memory_length=True), "memory_length"),
     ],
 )
 def test_bad_values_get_one_line_errors_that_name_the_field(make, message):
@@ -67,3 +94,22 @@ def test_gradient_optimiser_round_trips_and_is_told_apart_from_es():
     )
     restored = RunConfig.from_dict(config.to_dict())
     assert restored == config and isinstance(restored.optimiser, GradientConfig)
+
+
+def test_one_episode_per_update_is_fine_for_a_supervised_task():
+    from hetsnn.tasks import ClassificationTask
+
+    config = RunConfig(ClassificationTask(), optimiser=GradientConfig(batch=1))
+    assert config.optimiser.batch == 1
+
+
+@pytest.mark.parametrize("flag", ["--seeds", "--generations"])
+@pytest.mark.parametrize("value", [str(2**63), "2147483648", str(10**20)])
+def test_huge_cli_sizes_are_refused_at_once(flag, value, tmp_path, capsys):
+    from hetsnn.cli import main
+
+    out = tmp_path / "out"
+    assert main(["run", "memory", "--preset", "smoke", flag, value, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "must be at most" in err and err.count("\n") == 1
+    assert not out.exists()  # nothing claimed on disk

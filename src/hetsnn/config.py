@@ -26,17 +26,40 @@ def _check(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-def _positive_int(value, name: str) -> None:
-    _check(
-        isinstance(value, int) and value > 0, f"{name} must be a positive integer, got {value!r}"
-    )
+# Bounds on sizes: far above any study's needs, far below what would exhaust memory or
+# run for ever, so a typo (an extra digit, 2**31 seeds) fails at once with a clear message.
+MAX_NEURONS = 2**20
+MAX_POPULATION = 2**20
+MAX_SEEDS = 10_000
+MAX_GENERATIONS = 10_000_000
+MAX_STATE_FLOATS = 2**33  # population x seeds x n_hidden membrane potentials (32 GiB)
+SEED_LIMIT = 2**32
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive_int(value, name: str, maximum: int | None = None) -> None:
+    _check(_is_int(value) and value > 0, f"{name} must be a positive integer, got {value!r}")
+    if maximum is not None:
+        _check(value <= maximum, f"{name} must be at most {maximum:,}, got {value:,}")
 
 
 def _finite(value, name: str) -> None:
     _check(
-        isinstance(value, int | float) and math.isfinite(value),
+        (_is_int(value) or isinstance(value, float)) and math.isfinite(value),
         f"{name} must be a finite number, got {value!r}",
     )
+
+
+def _flag(value, name: str) -> None:
+    _check(isinstance(value, bool), f"{name} must be true or false, got {value!r}")
+
+
+def _instance(value, kind, name: str) -> None:
+    names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+    _check(isinstance(value, kind), f"{name} must be a {names}, got {type(value).__name__}")
 
 
 def _positive_number(value, name: str) -> None:
@@ -92,12 +115,15 @@ class NetworkConfig:
     state_dtype: str = "float32"
 
     def __post_init__(self):
-        _positive_int(self.n_hidden, "network.n_hidden")
+        _instance(self.neuron, NeuronConfig, "network.neuron")
+        _positive_int(self.n_hidden, "network.n_hidden", MAX_NEURONS)
+        _positive_number(self.surrogate_alpha, "network.surrogate_alpha")
+        _flag(self.detach_reset, "network.detach_reset")
         _check(
             self.state_dtype in STATE_DTYPES,
             f"network.state_dtype {self.state_dtype!r} is unknown: choose one of {STATE_DTYPES}",
         )
-        _positive_int(self.steps_per_input, "network.steps_per_input")
+        _positive_int(self.steps_per_input, "network.steps_per_input", 1000)
         _finite(self.readout_tau, "network.readout_tau")
         _check(
             self.readout_tau > self.neuron.dt,
@@ -165,7 +191,7 @@ class StrategyConfig:
             f"optimiser.centre_optimiser {self.centre_optimiser!r} is unknown: "
             f"choose one of {CENTRE_OPTIMISERS}",
         )
-        _positive_int(self.population, "optimiser.population")
+        _positive_int(self.population, "optimiser.population", MAX_POPULATION)
         _check(
             self.population % 2 == 0 and self.population >= 4,
             f"optimiser.population must be an even number >= 4 for antithetic sampling, "
@@ -206,7 +232,7 @@ class GradientConfig:
     def __post_init__(self):
         _known_optimiser(self.name, GRADIENT_NAMES)
         _positive_number(self.lr, "optimiser.lr")
-        _positive_int(self.batch, "optimiser.batch")
+        _positive_int(self.batch, "optimiser.batch", 1_000_000)
         _finite(self.gamma, "optimiser.gamma")
         _check(0 < self.gamma <= 1, f"optimiser.gamma must be in (0, 1], got {self.gamma}")
 
@@ -247,16 +273,34 @@ class RunConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "trainable", canonical_trainable(self.trainable))
-        _positive_int(self.generations, "generations")
-        _positive_int(self.seeds, "seeds")
+        _instance(self.task, Task.__args__, "task")
+        _instance(self.network, NetworkConfig, "network")
+        _instance(self.optimiser, (StrategyConfig, GradientConfig), "optimiser")
+        _positive_int(self.generations, "generations", MAX_GENERATIONS)
+        _positive_int(self.seeds, "seeds", MAX_SEEDS)
         _positive_int(self.chunk, "chunk")
-        _positive_int(self.eval_episodes, "eval_episodes")
-        _check(isinstance(self.seed, int) and self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+        _positive_int(self.eval_episodes, "eval_episodes", 1_000_000)
+        _check(
+            _is_int(self.seed) and 0 <= self.seed < SEED_LIMIT,
+            f"seed must be an integer in [0, 2**32), got {self.seed!r}",
+        )
+        if isinstance(self.optimiser, StrategyConfig):
+            floats = self.optimiser.population * self.seeds * self.network.n_hidden
+            _check(
+                floats <= MAX_STATE_FLOATS,
+                f"population x seeds x n_hidden = {floats:,} membrane potentials would not fit "
+                f"in memory (at most {MAX_STATE_FLOATS:,}): lower one of them",
+            )
         if isinstance(self.optimiser, GradientConfig):
             _check(
                 self.task.supervised or hasattr(self.task, "sample_episode"),
                 f"task {self.task.name} has no sampled policy for REINFORCE: train it with an "
                 f"evolution strategy (optimiser.name one of {STRATEGY_NAMES})",
+            )
+            _check(
+                self.task.supervised or self.optimiser.batch >= 2,
+                "optimiser.batch must be >= 2 for REINFORCE: its baseline is the batch mean, "
+                "so one episode per update has no advantage to learn from",
             )
 
     def replace(self, **changes) -> "RunConfig":

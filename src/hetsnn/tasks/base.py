@@ -233,6 +233,6 @@ def require_positive(task, field: str, *, optional: bool = False) -> None:
     value = getattr(task, field)
     if optional and value is None:
         return
-    if not isinstance(value, int) or value <= 0:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         what = "a positive integer or null (all)" if optional else "a positive integer"
         raise ConfigError(f"task {task.name}: {field} must be {what}, got {value!r}")
