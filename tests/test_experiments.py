@@ -67,13 +67,14 @@ def test_resume_of_a_finished_run_reuses_results(memory_smoke_run):
 def test_another_preset_in_the_same_directory_is_refused(memory_smoke_run, capsys):
     args = ["run", "memory", "--preset", "smoke", "--seeds", "3", "--out", str(memory_smoke_run)]
     assert main([*args, "--resume"]) == 2
-    assert "different experiment or preset" in capsys.readouterr().err
+    assert "holds memory/smoke with other settings (seeds 2 -> 3)" in capsys.readouterr().err
 
 
 def test_resume_with_another_centre_optimiser_is_refused(memory_smoke_run, capsys):
     args = ["run", "memory", "--preset", "smoke", "--out", str(memory_smoke_run)]
     assert main([*args, "--resume", "--centre-optimiser", "adam", "--centre-lr", "0.01"]) == 2
-    assert "different experiment or preset" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "with other settings" in err and "'centre_optimiser': 'adam'" in err
 
 
 def test_strategy_changes_reach_every_es_point_and_the_manifest():
@@ -250,3 +251,44 @@ def test_report_shows_how_heterogeneity_emerged(memory_smoke_run, shared_data):
     line = next(x for x in table.splitlines() if x.startswith("- Neuron") and "KS" in x)
     assert "tau_m 0 ->" in line  # every neuron starts at the homogeneous default
     assert (memory_smoke_run / "report" / "heterogeneity.png").exists()
+
+
+def test_a_start_that_trained_nothing_does_not_claim_the_directory(tmp_path):
+    """A first start that failed before training (wrong options, a crash while compiling)
+    leaves only bookkeeping; a corrected start takes the directory over."""
+    from hetsnn.experiments.base import forget_unstarted, trained_anything
+
+    out = tmp_path / "run"
+    (out / "points" / "neuron-L2").mkdir(parents=True)
+    storage.write_json(out / MANIFEST, {"experiment": "memory", "preset": "smoke"})
+    storage.write_json(out / "points" / "neuron-L2" / "config.json", {})
+    (out / "points" / "neuron-L2" / ".lock").write_text("")
+    assert not trained_anything(out)
+    forget_unstarted(out)
+    assert not (out / "points").exists() or not any((out / "points").iterdir())
+    (out / "points" / "neuron-L2").mkdir(parents=True)
+    (out / "points" / "neuron-L2" / "metrics.jsonl").write_text('{"generation": 1}\n')
+    assert trained_anything(out)
+
+
+def test_describe_difference_names_what_changed():
+    from hetsnn.experiments.base import describe_difference
+
+    stored = {"experiment": "memory", "preset": "smoke", "settings": {"seeds": 2, "chunk": 2}}
+    wanted = {"experiment": "memory", "preset": "smoke", "settings": {"seeds": 3, "chunk": 2}}
+    assert describe_difference(stored, wanted) == "memory/smoke with other settings (seeds 2 -> 3)"
+    other = {**wanted, "experiment": "cartpole"}
+    assert describe_difference(stored, other) == "another experiment or preset (memory/smoke)"
+
+
+@pytest.mark.parametrize("make_out", ["a file", "a name too long"])
+def test_unusable_out_locations_get_one_line_errors(make_out, tmp_path, capsys):
+    if make_out == "a file":
+        out = tmp_path / "notes.txt"
+        out.write_text("mine")
+    else:
+        out = tmp_path / ("x" * 300)
+    assert main(["run", "memory", "--preset", "smoke", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hetsnn: error:") and err.count("\n") == 1
+    assert "is a file" in err or "too long" in err

@@ -161,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, RunDirError, DataNotFound, TrainingDiverged) as error:
         print(f"hetsnn: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # an unwritable, missing or full location: say where
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"hetsnn: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(
             "\nhetsnn: interrupted; finished chunks are checkpointed: rerun with --resume",

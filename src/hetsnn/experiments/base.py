@@ -158,6 +158,41 @@ def manifest(
     return data
 
 
+_BOOKKEEPING = {MANIFEST, "config.json", ".lock"}  # written before any training
+
+
+def trained_anything(out: Path) -> bool:
+    """True when ``out`` holds a file that training wrote (anything but the manifest, the
+    points' config.json and lock files)."""
+    return any(f.is_file() and f.name not in _BOOKKEEPING for f in Path(out).rglob("*"))
+
+
+def forget_unstarted(out: Path) -> None:
+    """Remove the bookkeeping of a start that trained nothing, so a corrected start can
+    claim ``out``."""
+    for name in ("config.json", ".lock"):
+        for leftover in Path(out).glob(f"points/*/{name}"):
+            leftover.unlink()
+    for folder in sorted(Path(out).glob("points/*"), reverse=True):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def describe_difference(stored: dict, wanted: dict) -> str:
+    """``"memory/smoke with other settings (seeds 2 -> 3)"`` or ``"ei/small"``."""
+    held = f"{stored.get('experiment')}/{stored.get('preset')}"
+    if (stored.get("experiment"), stored.get("preset")) != (
+        wanted["experiment"],
+        wanted["preset"],
+    ):
+        return f"another experiment or preset ({held})"
+    old, new = stored.get("settings", {}), wanted["settings"]
+    changes = [f"{k} {old.get(k)} -> {new.get(k)}" for k in sorted(new) if old.get(k) != new.get(k)]
+    if stored.get("strategy") != wanted.get("strategy"):
+        changes.append(f"strategy {stored.get('strategy')} -> {wanted.get('strategy')}")
+    return f"{held} with other settings ({'; '.join(changes) or 'points differ'})"
+
+
 def run_experiment(
     experiment: Experiment,
     preset: str,
@@ -189,12 +224,23 @@ def run_experiment(
     wanted = storage.as_json(manifest(experiment, preset, settings, points, strategy))
     path = out / MANIFEST
     if path.exists():
-        if storage.read_json(path) != wanted:
+        try:
+            stored = storage.read_json(path)
+        except (ValueError, OSError) as error:
             raise RunDirError(
-                f"{out} holds a different experiment or preset: choose another --out directory"
-            )
-        if not resume:
+                f"{path} is damaged ({error}): choose another --out directory"
+            ) from None
+        if stored != wanted:
+            if trained_anything(out):
+                raise RunDirError(
+                    f"{out} holds {describe_difference(stored, wanted)}: choose another --out "
+                    "directory, or --resume with the options it was started with"
+                )
+            forget_unstarted(out)  # an earlier start failed before training anything
+        elif not resume:
             raise RunDirError(f"{out} already holds this run: pass --resume to continue it")
+    elif out.exists() and not out.is_dir():
+        raise RunDirError(f"{out} is a file, not a directory: choose another --out")
     elif out.exists() and any(out.iterdir()):
         raise RunDirError(
             f"{out} is not empty and holds no hetsnn experiment: choose another --out"
