@@ -76,8 +76,42 @@ def test_download_fills_the_cache_then_works_offline(tiny_dataset):
 
 def test_checksum_mismatch_is_an_error(tiny_dataset):
     (tiny_dataset / "tiny.gz").write_bytes(gzip.compress(idx_bytes(np.array([9], np.uint8), 8)))
-    with pytest.raises(ValueError, match="SHA-256"):
+    with pytest.raises(DataNotFound, match="SHA-256") as error:
         images.read_file("tiny", "tiny")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: p.write_bytes(p.read_bytes()[:-5]),  # a truncated .gz
+        lambda p: p.write_bytes(b"garbage"),
+        lambda p: (p.unlink(), p.mkdir()),  # a folder in place of the file
+        lambda p: p.write_bytes(gzip.compress(idx_bytes(np.array([9], np.uint8), 8))),
+    ],
+    ids=["truncated", "garbage", "folder", "other content"],
+)
+def test_a_damaged_local_file_is_a_one_line_error(tiny_dataset, tmp_path, monkeypatch, damage):
+    data_dir = tmp_path / "data"
+    (data_dir / "tiny").mkdir(parents=True)
+    path = data_dir / "tiny" / "tiny.gz"
+    path.write_bytes((tiny_dataset / "tiny.gz").read_bytes())
+    np.testing.assert_array_equal(images.read_file("tiny", "tiny", data_dir), [3, 1, 4])
+    damage(path)
+    with pytest.raises(DataNotFound, match="is damaged") as error:
+        images.read_file("tiny", "tiny", data_dir)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_damaged_allen_table_is_a_one_line_error(tmp_path):
+    from hetsnn.data import allen
+
+    folder = tmp_path / allen.FOLDER
+    folder.mkdir()
+    (folder / allen.FILENAME).write_text("not,an,allen,table\n1,2,3,4\n")
+    with pytest.raises(DataNotFound, match="is damaged") as error:
+        allen.read_table(tmp_path, download=False)
+    assert "\n" not in str(error.value)
 
 
 def test_missing_data_names_both_ways_to_provide_it(tiny_dataset):

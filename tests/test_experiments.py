@@ -292,3 +292,16 @@ def test_unusable_out_locations_get_one_line_errors(make_out, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("hetsnn: error:") and err.count("\n") == 1
     assert "is a file" in err or "too long" in err
+
+
+def test_resuming_a_finished_run_writes_nothing(memory_smoke_run):
+    """So a finished run resumes from a read-only copy (only its report is rebuilt)."""
+    before = {
+        p: p.stat().st_mtime_ns for p in memory_smoke_run.rglob("*") if "report" not in p.parts
+    }
+    args = ["run", "memory", "--preset", "smoke", "--out", str(memory_smoke_run)]
+    assert main([*args, "--resume", "--quiet", "--no-report"]) == 0
+    after = {
+        p: p.stat().st_mtime_ns for p in memory_smoke_run.rglob("*") if "report" not in p.parts
+    }
+    assert after == before

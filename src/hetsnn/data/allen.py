@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hetsnn.data.locations import not_found, search_folders
+from hetsnn.data.locations import DataNotFound, not_found, search_folders
 from hetsnn.storage import atomic_write_bytes
 
 FOLDER, FILENAME = "allen-cell-types", "cell_types_specimen_details.csv"
@@ -65,7 +65,13 @@ def read_table(data_dir: Path | None = None, *, download: bool = True) -> list[d
     for folder in folders:
         path = folder / FOLDER / FILENAME
         if path.exists():
-            return _parse(path.read_text(encoding="utf-8"), str(path))
+            try:
+                return _parse(path.read_text(encoding="utf-8"), str(path))
+            except (ValueError, OSError, csv.Error) as error:  # garbage, unreadable, a folder
+                raise DataNotFound(
+                    f"{path} is damaged ({error}): replace it with the original table, or "
+                    "delete it to have it downloaded again"
+                ) from None
     problem = "downloads are off"
     if download:
         try:

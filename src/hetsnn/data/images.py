@@ -75,7 +75,13 @@ def _verified(content: bytes, dataset: ImageDataset, stem: str, origin: str) -> 
 def _local(folder: Path, dataset: ImageDataset, stem: str) -> bytes | None:
     for path in (folder / dataset.name / f"{stem}.gz", folder / dataset.name / stem):
         if path.exists():
-            return _verified(_decompress(path.read_bytes()), dataset, stem, str(path))
+            try:
+                return _verified(_decompress(path.read_bytes()), dataset, stem, str(path))
+            except (ValueError, EOFError, OSError) as error:  # truncated, garbage, a folder
+                raise DataNotFound(
+                    f"{path} is damaged ({error}): replace it with the original file, or "
+                    "delete it to have it downloaded again"
+                ) from None
     return None
 
 
@@ -109,7 +115,7 @@ def read_file(
     if download:
         try:
             return parse_idx(_download(dataset, stem, cache, mirror or dataset.mirror))
-        except OSError as error:
+        except (OSError, ValueError, EOFError) as error:  # no network, or a bad download
             problem = f"the download failed ({error})"
     raise not_found(f"{name}/{stem}", folders, problem, file=f"{name}/{stem}.gz")
 

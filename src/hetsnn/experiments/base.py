@@ -250,7 +250,8 @@ def run_experiment(
             task.load_data(split)
     if experiment.check is not None:
         experiment.check(settings)
-    storage.write_json(path, wanted)
+    if not path.exists() or storage.read_json(path) != wanted:  # a finished run stays read-only
+        storage.write_json(path, wanted)
     if experiment.runner is not None:
         experiment.runner(settings, out, progress)
         return out
