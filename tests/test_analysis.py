@@ -125,7 +125,7 @@ def test_allen_table_missing_without_download_names_both_remedies(monkeypatch, t
         allen.read_table(download=False)
     (tmp_path / allen.FOLDER).mkdir()
     (tmp_path / allen.FOLDER / allen.FILENAME).write_text("a,b\n1,2\n")
-    with pytest.raises(ValueError, match="not an Allen"):
+    with pytest.raises(DataNotFound, match="is damaged .not an Allen"):
         allen.read_table(download=False)
 
 

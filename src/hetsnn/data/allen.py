@@ -68,8 +68,9 @@ def read_table(data_dir: Path | None = None, *, download: bool = True) -> list[d
             try:
                 return _parse(path.read_text(encoding="utf-8"), str(path))
             except (ValueError, OSError, csv.Error) as error:  # garbage, unreadable, a folder
+                reason = str(error).removeprefix(f"{path}: ")
                 raise DataNotFound(
-                    f"{path} is damaged ({error}): replace it with the original table, or "
+                    f"{path} is damaged ({reason}): replace it with the original table, or "
                     "delete it to have it downloaded again"
                 ) from None
     problem = "downloads are off"
