@@ -305,3 +305,62 @@ def test_resuming_a_finished_run_writes_nothing(memory_smoke_run):
         p: p.stat().st_mtime_ns for p in memory_smoke_run.rglob("*") if "report" not in p.parts
     }
     assert after == before
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+
+
+def _to_folder(path):
+    path.unlink()
+    path.mkdir()
+
+
+def _drop_array(name):
+    def damage(path):
+        arrays = storage.load_arrays(path)
+        del arrays[name]
+        storage.save_arrays(path, **arrays)
+
+    return damage
+
+
+DAMAGES = {
+    "truncated": _truncate,
+    "empty": lambda p: p.write_text(""),
+    "null": lambda p: p.write_text("null"),
+    "a folder": _to_folder,
+}
+
+
+@pytest.mark.parametrize(
+    "file, damage, command",
+    [(f, d, "resume") for f in ("experiment.json", "config.json", "result.json") for d in DAMAGES]
+    + [(f, d, "report") for f in ("experiment.json", "result.json") for d in DAMAGES]
+    + [("result.json", "no keys", "report"), ("centres.npz", "truncated", "report")]
+    + [("checkpoint.npz", d, "resume") for d in ("truncated", "empty", "a leaf", "generation")],
+)
+def test_damaged_run_files_give_one_line_errors(
+    memory_smoke_run, tmp_path, capsys, file, damage, command
+):
+    import shutil
+
+    from hetsnn.run import CHECKPOINT
+
+    run = tmp_path / "run"
+    shutil.copytree(memory_smoke_run, run)
+    point = run / "points" / "neuron-L4"
+    path = run / file if file == MANIFEST else point / file
+    if file == CHECKPOINT:
+        (point / RESULT).unlink()  # unfinished: the resume must read the checkpoint
+    extra = {"no keys": lambda p: p.write_text("{}"), "a leaf": _drop_array("leaf_00000"),
+             "generation": _drop_array("meta_generation")}  # fmt: skip
+    {**DAMAGES, **extra}[damage](path)
+    if command == "resume":
+        argv = ["run", "memory", "--preset", "smoke", "--out", str(run), "--resume", "--quiet"]
+    else:
+        argv = ["report", str(run)]
+    assert main([*argv, "--no-report"] if command == "resume" else argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hetsnn: error:") and err.count("\n") == 1, err
+    assert path.name in err

@@ -54,22 +54,42 @@ def collect(run_dir: Path) -> tuple[dict, list[dict]]:
         raise RunDirError(
             f"{run_dir} holds no experiment ({MANIFEST} missing): run `hetsnn run` first"
         )
-    manifest = storage.read_json(run_dir / MANIFEST)
+    manifest = read_manifest(run_dir)
     rows = []
     for point, folder in finished_points(run_dir, manifest):
-        result = storage.read_json(folder / RESULT)
-        rows.append(
-            {
-                "arm": point["arm"],
-                "x": point["x"],
-                "name": point["name"],
-                **summarise(result),
-                "trainable_parameters": result["trainable_parameters"],
-                "seconds_per_generation": result["timing"]["seconds_per_generation"],
-                "env_steps_per_second": result["timing"]["env_steps_per_second"],
-            }
-        )
+        result = storage.read_json(folder / RESULT, dict)
+        try:
+            rows.append(
+                {
+                    "arm": point["arm"],
+                    "x": point["x"],
+                    "name": point["name"],
+                    **summarise(result),
+                    "trainable_parameters": result["trainable_parameters"],
+                    "seconds_per_generation": result["timing"]["seconds_per_generation"],
+                    "env_steps_per_second": result["timing"]["env_steps_per_second"],
+                }
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise storage.DamagedFile(
+                f"{folder / RESULT} is damaged (no valid {error}): remove {folder} and "
+                "resume the experiment to retrain that point"
+            ) from None
     return manifest, rows
+
+
+def read_manifest(run_dir: Path) -> dict:
+    """``run_dir``'s experiment.json, checked to list its points."""
+    manifest = storage.read_json(Path(run_dir) / MANIFEST, dict)
+    points = manifest.get("points")
+    if not isinstance(points, list) or not all(
+        isinstance(p, dict) and {"name", "arm", "x"} <= set(p) for p in points
+    ):
+        raise storage.DamagedFile(
+            f"{Path(run_dir) / MANIFEST} is damaged (its points are not a list of "
+            "{name, arm, x}): restore it, or rerun the experiment into a new directory"
+        )
+    return manifest
 
 
 def finished_points(run_dir: Path, manifest: dict) -> Iterator[tuple[dict, Path]]:
@@ -353,7 +373,7 @@ def build_report(run_dir: Path) -> str:
 
     run_dir = Path(run_dir)
     if (run_dir / MANIFEST).exists():
-        manifest = storage.read_json(run_dir / MANIFEST)
+        manifest = read_manifest(run_dir)
         experiment = EXPERIMENTS.get(manifest["experiment"])
         if experiment is not None and experiment.report is not None:
             return experiment.report(run_dir, manifest, run_dir / "report")

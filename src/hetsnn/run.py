@@ -64,10 +64,7 @@ def claim_run_dir(run_dir: Path, config: RunConfig) -> None:
                 "to an unknown run; choose another directory or remove them"
             )
     if path.exists():
-        try:
-            stored = storage.read_json(path)
-        except (ValueError, OSError) as error:
-            raise RunDirError(f"{path} is damaged ({error}): remove {run_dir} to retrain") from None
+        stored = storage.read_json(path, dict)
         wanted = storage.as_json(config.to_dict())
         if stored != wanted:
             changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
@@ -137,12 +134,7 @@ def train(
 
 
 def _read_result(run_dir: Path) -> dict:
-    try:
-        return storage.read_json(run_dir / RESULT)
-    except (ValueError, OSError) as error:
-        raise RunDirError(
-            f"{run_dir / RESULT} is damaged ({error}): remove {run_dir} to retrain"
-        ) from None
+    return storage.read_json(run_dir / RESULT, dict)
 
 
 def config_fingerprint(config: RunConfig) -> str:

@@ -11,12 +11,22 @@ import fcntl
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from hetsnn.errors import RunDirError
+
+
+class DamagedFile(RunDirError, ValueError):
+    """A run-directory file that cannot be read as what it should hold."""
+
+
+_RESTORE = "restore it, or remove it and what it belongs to and run again"
 
 
 def _umask() -> int:
@@ -55,8 +65,24 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
-def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
+def read_json(path: Path, kind: type | None = None) -> Any:
+    """The JSON value in ``path`` (of type ``kind`` when given).
+
+    Raises:
+        DamagedFile: the file is not JSON (truncated, empty, garbage), is a folder, or does
+            not hold a ``kind``; the message names it.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, IsADirectoryError) as error:  # JSONDecodeError, UnicodeDecodeError
+        raise DamagedFile(f"{path} is damaged ({error}): {_RESTORE}") from None
+    if kind is not None and not isinstance(data, kind):
+        raise DamagedFile(
+            f"{path} is damaged (it holds {type(data).__name__}, not a JSON "
+            f"{'object' if kind is dict else kind.__name__}): {_RESTORE}"
+        )
+    return data
 
 
 def append_jsonl(path: Path, rows: list[dict]) -> None:
@@ -66,10 +92,6 @@ def append_jsonl(path: Path, rows: list[dict]) -> None:
             handle.write(json.dumps(row, sort_keys=True) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
-
-
-class DamagedFile(ValueError):
-    """A run-directory file that cannot be read as what it should hold."""
 
 
 def read_jsonl(path: Path, *, torn_tail_ok: bool = False) -> list[dict]:
@@ -180,9 +202,14 @@ def save_arrays(path: Path, **arrays) -> None:
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
-    """The arrays saved by :func:`save_arrays`, by name."""
-    with np.load(path) as stored:
-        return {name: stored[name] for name in stored.files}
+    """The arrays saved by :func:`save_arrays`, by name (DamagedFile if unreadable)."""
+    try:
+        with np.load(path) as stored:
+            return {name: stored[name] for name in stored.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise DamagedFile(f"{path} is damaged ({error}): {_RESTORE}") from None
 
 
 def load_pytree(path: Path, template: Any) -> tuple[Any, dict]:

@@ -224,12 +224,7 @@ def run_experiment(
     wanted = storage.as_json(manifest(experiment, preset, settings, points, strategy))
     path = out / MANIFEST
     if path.exists():
-        try:
-            stored = storage.read_json(path)
-        except (ValueError, OSError) as error:
-            raise RunDirError(
-                f"{path} is damaged ({error}): choose another --out directory"
-            ) from None
+        stored = storage.read_json(path, dict)
         if stored != wanted:
             if trained_anything(out):
                 raise RunDirError(
