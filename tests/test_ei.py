@@ -11,7 +11,7 @@ from conftest import needs_shared_data
 
 from hetsnn import storage
 from hetsnn.ei import EINetwork, add_weight_noise, calibrate_input_gain
-from hetsnn.errors import ConfigError
+from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.experiments import ei as ei_module
 from hetsnn.experiments import get_experiment, run_experiment
 from hetsnn.report import build_report
@@ -83,3 +83,30 @@ def test_ei_settings_validation():
         dataclasses.replace(ei_module.PRESETS["smoke"], ratios=(0.0,))
     with pytest.raises(ConfigError, match="train_images"):
         dataclasses.replace(ei_module.PRESETS["smoke"], train_images=10)
+
+
+@needs_shared_data
+def test_an_interrupted_cell_resumes_to_the_uninterrupted_result(
+    shared_data, tmp_path, monkeypatch
+):
+    """A crash right after an epoch's checkpoint (once between two files, breaking every
+    later resume) loses nothing: the resumed cell equals the uninterrupted one."""
+    settings = dataclasses.replace(get_experiment("ei").resolve("smoke"), epochs=2)
+    data = ei_module._split(settings, "train"), ei_module._split(settings, "test")
+    whole = ei_module.train_cell(settings, 0.8, 10.0, 0, tmp_path / "whole", data)
+
+    save = storage.save_pytree
+
+    def crash_after_first_checkpoint(path, tree, **meta):
+        save(path, tree, **meta)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ei_module.storage, "save_pytree", crash_after_first_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        ei_module.train_cell(settings, 0.8, 10.0, 0, tmp_path / "cut", data)
+    monkeypatch.setattr(ei_module.storage, "save_pytree", save)
+    resumed = ei_module.train_cell(settings, 0.8, 10.0, 0, tmp_path / "cut", data)
+    assert resumed["loss_by_epoch"] == whole["loss_by_epoch"]
+    assert resumed["accuracy"] == whole["accuracy"]
+    with pytest.raises(RunDirError, match="another cell"):  # seed 1 may not take seed 0's
+        ei_module.train_cell(settings, 0.8, 10.0, 1, tmp_path / "cut", data)

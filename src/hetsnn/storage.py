@@ -177,7 +177,9 @@ def _is_key(x) -> bool:
 
 
 def save_pytree(path: Path, tree: Any, **scalars) -> None:
-    """Save the leaves of ``tree`` (typed PRNG keys as their raw data) plus named scalars."""
+    """Save the leaves of ``tree`` (typed PRNG keys as their raw data) plus named metadata
+    (numbers, strings or 1-D sequences: :func:`load_pytree` returns them as Python values),
+    all in one atomic file."""
     leaves = jax.tree.leaves(tree)
     arrays = {
         f"leaf_{i:05d}": np.asarray(jax.random.key_data(x) if _is_key(x) else x)
@@ -232,5 +234,9 @@ def load_pytree(path: Path, template: Any) -> tuple[Any, dict]:
                     f"{value.shape} {value.dtype} vs {like.shape} {like.dtype})"
                 )
             restored.append(value)
-        scalars = {k[5:]: stored[k].item() for k in stored.files if k.startswith("meta_")}
+        scalars = {
+            k[5:]: stored[k].item() if stored[k].ndim == 0 else stored[k].tolist()
+            for k in stored.files
+            if k.startswith("meta_")
+        }
     return jax.tree.unflatten(treedef, restored), scalars

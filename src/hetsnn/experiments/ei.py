@@ -11,10 +11,15 @@ inhibitory (and excitatory) neurons (mean pairwise van Rossum distance over test
 and the test accuracy when every weight is perturbed by multiplicative Gaussian noise.
 
 Each (ratio, rate, seed) cell checkpoints after every epoch in
-``cells/<name>/checkpoint.npz`` and writes ``cells/<name>/result.json`` when done; a
+``cells/<name>/checkpoint.npz`` (one atomic file: the state, the epochs' history and a
+fingerprint of the cell) and writes ``cells/<name>/result.json`` when done; a
 resumed run continues from the last finished epoch.
 """
 
+import dataclasses
+import hashlib
+import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -31,7 +36,7 @@ from hetsnn import storage
 from hetsnn.analysis.spike_distance import spike_pattern_diversity
 from hetsnn.data import load_dataset
 from hetsnn.ei import EINetwork, add_weight_noise, calibrate_input_gain
-from hetsnn.errors import ConfigError
+from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.experiments.base import Experiment, no_points
 from hetsnn.tasks.classify import N_CLASSES, N_PIXELS, pixel_statistics
 
@@ -163,6 +168,29 @@ def diversity(net: EINetwork, params, x, tau: float, forward: Callable) -> dict[
     return result
 
 
+def cell_fingerprint(s: EISettings, ratio: float, init_rate, seed: int) -> str:
+    """SHA-256 of what shapes one cell's training; the number of epochs and the sweep's
+    lists are left out, so a cell may be trained for more epochs later."""
+    settings = {k: v for k, v in dataclasses.asdict(s).items()
+                if k not in ("epochs", "ratios", "init_rates", "seeds")}  # fmt: skip
+    text = json.dumps(storage.as_json([settings, ratio, init_rate, seed]), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _resume(checkpoint: Path, template, fingerprint: str):
+    """The checkpointed state and its history, checked to belong to this cell."""
+    try:
+        state, meta = storage.load_pytree(checkpoint, template)
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise RunDirError(f"{checkpoint} is damaged ({error}): remove it to retrain") from None
+    if meta.get("config") != fingerprint:
+        raise RunDirError(f"{checkpoint} belongs to another cell or settings: remove it")
+    history = {"loss": list(meta.get("loss", [])), "accuracy": list(meta.get("accuracy", []))}
+    if not history["loss"] or len(history["loss"]) != len(history["accuracy"]):
+        raise RunDirError(f"{checkpoint} holds no consistent history: remove it to retrain")
+    return state, history
+
+
 def train_cell(s: EISettings, ratio: float, init_rate, seed: int, folder: Path, data) -> dict:
     """Train and evaluate one network, checkpointing after every epoch."""
     (x_train, y_train), (x_test, y_test) = data
@@ -177,18 +205,17 @@ def train_cell(s: EISettings, ratio: float, init_rate, seed: int, folder: Path, 
         initial_rate = float(reached)
     opt_state = optimiser.init(params)
     history = {"loss": [], "accuracy": []}
-    checkpoint, progress = folder / "checkpoint.npz", folder / "progress.json"
+    checkpoint, fingerprint = folder / "checkpoint.npz", cell_fingerprint(s, ratio, init_rate, seed)
     if checkpoint.exists():
-        (params, opt_state), _ = storage.load_pytree(checkpoint, (params, opt_state))
-        history = storage.read_json(progress)
+        (params, opt_state), history = _resume(checkpoint, (params, opt_state), fingerprint)
     for e in range(len(history["loss"]), s.epochs):
         params, opt_state, loss = epoch(
             params, opt_state, jax.random.fold_in(key_train, e), x_train, y_train
         )
         history["loss"].append(float(loss))
         history["accuracy"].append(evaluate(net, params, x_test, y_test, predict)[0])
-        storage.save_pytree(checkpoint, (params, opt_state))
-        storage.write_json(progress, history)
+        # one atomic file: the state and the history of the epochs that made it
+        storage.save_pytree(checkpoint, (params, opt_state), config=fingerprint, **history)
     accuracy, rates = evaluate(net, params, x_test, y_test, predict)
     noise_accuracy = [
         evaluate(net, add_weight_noise(params, jax.random.fold_in(key_noise, i), sd), x_test,
