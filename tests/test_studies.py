@@ -111,3 +111,35 @@ def test_quenched_writes_nothing_without_the_allen_table(monkeypatch, tmp_path):
     with pytest.raises(DataNotFound, match="Allen"):
         run_experiment(get_experiment("quenched"), "small", out, progress=False)
     assert not out.exists()
+
+
+def test_an_interrupted_search_resumes_to_the_uninterrupted_one(tmp_path):
+    """A process killed inside a trial leaves it RUNNING, its parameters drawn: the resumed
+    search fails it, restores the sampler and proposes exactly what the uninterrupted
+    search did (a fresh TPESampler(seed=0) once repeated trial 0's parameters)."""
+    import optuna
+
+    settings = dataclasses.replace(get_experiment("hrsnn").resolve("smoke"), trials=4)
+    whole = hrsnn_module.search(settings, tmp_path / "whole", progress=False)
+    cut = tmp_path / "cut"
+    hrsnn_module.search(dataclasses.replace(settings, trials=2), cut, progress=False)
+    killed = optuna.load_study(
+        study_name=hrsnn_module.STUDY,
+        storage=f"sqlite:///{cut / 'optuna.db'}",
+        sampler=hrsnn_module._restored_sampler(cut),
+    ).ask()
+    for name, (low, high, log) in hrsnn_module.SEARCH_SPACE.items():
+        killed.suggest_float(name, low, high, log=log)
+    resumed = hrsnn_module.search(settings, cut, progress=False)
+
+    states = optuna.trial.TrialState
+
+    def finished(study):
+        return [t.params for t in study.trials if t.state in (states.COMPLETE, states.PRUNED)]
+
+    assert len(finished(whole)) == 4
+    assert finished(resumed) == finished(whole)
+    assert [t.state for t in resumed.trials].count(states.FAIL) == 1
+    assert not [t for t in resumed.trials if t.state == states.RUNNING]
+    minimum = settings.min_memory_capacity
+    assert hrsnn_module.best_design(resumed, minimum) == hrsnn_module.best_design(whole, minimum)

@@ -17,6 +17,7 @@ design found (``bayes-opt``). The search uses its own seeds, disjoint from the t
 """
 
 import math
+import pickle
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -27,7 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from hetsnn import plasticity, reservoir, storage
-from hetsnn.errors import ConfigError
+from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.experiments.base import Experiment, no_points
 from hetsnn.heterogeneity import Distribution
 from hetsnn.suite import family_scores, suite_scores
@@ -203,16 +204,19 @@ def search(s: HRSNNSettings, out: Path, progress: bool = True):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out.mkdir(parents=True, exist_ok=True)
-    sampler = optuna.samplers.TPESampler(seed=0)
     study = optuna.create_study(
         study_name=STUDY,
         storage=f"sqlite:///{out / 'optuna.db'}",
-        sampler=sampler,
+        sampler=_restored_sampler(out),
         direction="minimize",
         load_if_exists=True,
     )
-    finished = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL
-    done = len(study.get_trials(deepcopy=False, states=finished))
+    states = optuna.trial.TrialState
+    for killed in study.get_trials(deepcopy=False, states=(states.RUNNING,)):
+        # a process killed inside a trial; TPE ignores failed trials, and the restored
+        # sampler proposes the same parameters again for the next one
+        study.tell(killed.number, state=states.FAIL)
+    done = len(study.get_trials(deepcopy=False, states=(states.COMPLETE, states.PRUNED)))
     seeds = [SEARCH_SEED_OFFSET + i for i in range(s.search_seeds)]
 
     def objective(trial) -> float:
@@ -230,10 +234,32 @@ def search(s: HRSNNSettings, out: Path, progress: bool = True):
             raise optuna.TrialPruned(f"non-finite objective (rate {rate}, MC {mc})")
         return ratio
 
+    def after_trial(study, trial) -> None:  # the sampler's state goes with the finished trial
+        storage.atomic_write_bytes(out / SAMPLER, pickle.dumps(study.sampler))
+        bar.update()
+
     remaining = max(s.trials - done, 0)
     with tqdm(total=s.trials, initial=done, desc="hrsnn search", disable=not progress) as bar:
-        study.optimize(objective, n_trials=remaining, callbacks=[lambda *_: bar.update()])
+        study.optimize(objective, n_trials=remaining, callbacks=[after_trial])
     return study
+
+
+SAMPLER = "sampler.pkl"  # the TPE sampler after the last finished trial (optuna's resume way)
+
+
+def _restored_sampler(out: Path):
+    """The pickled sampler of an interrupted search, or a fresh TPESampler(seed=0)."""
+    import optuna
+
+    path = out / SAMPLER
+    if not path.exists():
+        return optuna.samplers.TPESampler(seed=0)
+    try:
+        return pickle.loads(path.read_bytes())  # noqa: S301 (our own file)
+    except Exception as error:  # noqa: BLE001 (any unpickling failure: a damaged file)
+        raise RunDirError(
+            f"{path} is damaged ({error}): remove it and optuna.db to restart the search"
+        ) from None
 
 
 def is_feasible(trial, min_memory_capacity: float) -> bool:
