@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hetsnn import storage
-from hetsnn.errors import ConfigError
+from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.experiments import get_experiment, run_experiment
 from hetsnn.experiments import hrsnn as hrsnn_module
 from hetsnn.experiments.quenched import QuenchedSettings, cell_path, tau_distribution
@@ -143,3 +143,10 @@ def test_an_interrupted_search_resumes_to_the_uninterrupted_one(tmp_path):
     assert not [t for t in resumed.trials if t.state == states.RUNNING]
     minimum = settings.min_memory_capacity
     assert hrsnn_module.best_design(resumed, minimum) == hrsnn_module.best_design(whole, minimum)
+
+
+def test_a_study_directory_in_use_is_refused(tmp_path):
+    out = tmp_path / "hrsnn"
+    out.mkdir()
+    with storage.locked(out, "in a test"), pytest.raises(RunDirError, match="pid"):
+        run_experiment(get_experiment("hrsnn"), "smoke", out, progress=False)

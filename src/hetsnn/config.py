@@ -46,11 +46,25 @@ def _positive_int(value, name: str, maximum: int | None = None) -> None:
         _check(value <= maximum, f"{name} must be at most {maximum:,}, got {value:,}")
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # the compiled programs compute in float32
+
+
 def _finite(value, name: str) -> None:
     _check(
         (_is_int(value) or isinstance(value, float)) and math.isfinite(value),
         f"{name} must be a finite number, got {value!r}",
     )
+    _check(abs(value) <= FLOAT32_MAX, f"{name} must fit a float32 (|x| <= 3.4e38), got {value}")
+    _check(  # jax reads a Python int as an int32
+        not _is_int(value) or abs(value) < 2**31,
+        f"{name} must be below 2**31 when given as an integer, got {value}: write it as a float",
+    )
+
+
+def _as_floats(config, *names: str) -> None:
+    """Store validated number fields as floats (an int would give int32 arrays in jax)."""
+    for name in names:
+        object.__setattr__(config, name, float(getattr(config, name)))
 
 
 def _flag(value, name: str) -> None:
@@ -92,6 +106,7 @@ class NeuronConfig:
     def __post_init__(self):
         for name in ("dt", "tau_m", "v_th", "v_rest", "resistance"):
             _finite(getattr(self, name), f"neuron.{name}")
+        _as_floats(self, "dt", "tau_m", "v_th", "v_rest", "resistance")
         _check(self.dt > 0, f"neuron.dt must be positive (ms), got {self.dt}")
         _check(self.tau_m > 0, f"neuron.tau_m must be positive (ms), got {self.tau_m}")
         _check(
@@ -125,6 +140,7 @@ class NetworkConfig:
         )
         _positive_int(self.steps_per_input, "network.steps_per_input", 1000)
         _finite(self.readout_tau, "network.readout_tau")
+        _as_floats(self, "surrogate_alpha", "readout_tau")
         _check(
             self.readout_tau > self.neuron.dt,
             f"network.readout_tau ({self.readout_tau} ms) must exceed neuron.dt "
@@ -133,7 +149,7 @@ class NetworkConfig:
         from hetsnn.surrogates import SURROGATES
 
         _check(
-            self.surrogate in SURROGATES,
+            isinstance(self.surrogate, str) and self.surrogate in SURROGATES,
             f"network.surrogate {self.surrogate!r} is unknown: choose one of {sorted(SURROGATES)}",
         )
 
@@ -199,6 +215,7 @@ class StrategyConfig:
         )
         for name in ("lr", "max_velocity", "std_init", "std_lr"):
             _positive_number(getattr(self, name), f"optimiser.{name}")
+        _as_floats(self, "lr", "max_velocity", "std_init", "std_lr")
         if self.eval_block is not None:
             _positive_int(self.eval_block, "optimiser.eval_block")
             _check(
@@ -234,6 +251,7 @@ class GradientConfig:
         _positive_number(self.lr, "optimiser.lr")
         _positive_int(self.batch, "optimiser.batch", 1_000_000)
         _finite(self.gamma, "optimiser.gamma")
+        _as_floats(self, "lr", "gamma")
         _check(0 < self.gamma <= 1, f"optimiser.gamma must be in (0, 1], got {self.gamma}")
 
 

@@ -236,7 +236,7 @@ def run_experiment(
             raise RunDirError(f"{out} already holds this run: pass --resume to continue it")
     elif out.exists() and not out.is_dir():
         raise RunDirError(f"{out} is a file, not a directory: choose another --out")
-    elif out.exists() and any(out.iterdir()):
+    elif out.exists() and any(f.name != ".lock" for f in out.iterdir()):
         raise RunDirError(
             f"{out} is not empty and holds no hetsnn experiment: choose another --out"
         )
@@ -247,8 +247,13 @@ def run_experiment(
         experiment.check(settings)
     if not path.exists() or storage.read_json(path) != wanted:  # a finished run stays read-only
         storage.write_json(path, wanted)
-    if experiment.runner is not None:
-        experiment.runner(settings, out, progress)
+    if experiment.runner is not None:  # a study's own runner: one process per directory
+        try:
+            with storage.locked(out, f"running {experiment.name}"):
+                storage.remove_stale_temporaries(out)
+                experiment.runner(settings, out, progress)
+        except BlockingIOError as error:
+            raise RunDirError(str(error)) from None
         return out
 
     bar = tqdm(points, desc=f"{experiment.name}/{preset}", unit="run", disable=not progress)

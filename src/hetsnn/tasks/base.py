@@ -228,11 +228,19 @@ class GymnaxTask:
         return None
 
 
+MAX_TASK_SIZE = 10_000_000  # steps, episodes or images: beyond it nothing could run
+
+
 def require_positive(task, field: str, *, optional: bool = False) -> None:
-    """A positive integer field (or None, meaning "all", when ``optional``)."""
+    """A positive integer field up to MAX_TASK_SIZE (or None, meaning "all", when
+    ``optional``)."""
     value = getattr(task, field)
     if optional and value is None:
         return
+    if isinstance(value, int) and not isinstance(value, bool) and value > MAX_TASK_SIZE:
+        raise ConfigError(
+            f"task {task.name}: {field} must be at most {MAX_TASK_SIZE:,}, got {value:,}"
+        )
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         what = "a positive integer or null (all)" if optional else "a positive integer"
         raise ConfigError(f"task {task.name}: {field} must be {what}, got {value!r}")
