@@ -17,7 +17,6 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/hetsnn run memory --preset small --out $(RUN_DIR) --resume
-	$(BIN)/hetsnn report $(RUN_DIR)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests
