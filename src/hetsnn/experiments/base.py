@@ -179,7 +179,8 @@ def forget_unstarted(out: Path) -> None:
 
 
 def describe_difference(stored: dict, wanted: dict) -> str:
-    """``"memory/smoke with other settings (seeds 2 -> 3)"`` or ``"ei/small"``."""
+    """``"memory/smoke with other settings (seeds 2 -> 3)"``, or ``"another experiment or
+    preset (ei/small)"``: what ``stored`` holds against ``wanted`` (two manifests)."""
     held = f"{stored.get('experiment')}/{stored.get('preset')}"
     if (stored.get("experiment"), stored.get("preset")) != (
         wanted["experiment"],
