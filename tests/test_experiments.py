@@ -6,6 +6,7 @@ from conftest import needs_shared_data
 
 from hetsnn import storage
 from hetsnn.cli import main
+from hetsnn.errors import RunDirError
 from hetsnn.experiments import EXPERIMENTS, get_experiment, run_experiment
 from hetsnn.experiments.base import MANIFEST
 from hetsnn.genome import WEIGHTS
@@ -264,6 +265,10 @@ def test_a_start_that_trained_nothing_does_not_claim_the_directory(tmp_path):
     storage.write_json(out / "points" / "neuron-L2" / "config.json", {})
     (out / "points" / "neuron-L2" / ".lock").write_text("")
     assert not trained_anything(out)
+    still_compiling = storage.locked(out / "points" / "neuron-L2", "in a test")
+    with still_compiling, pytest.raises(RunDirError, match="in use by another process"):
+        forget_unstarted(out)
+    assert (out / "points" / "neuron-L2" / "config.json").exists()
     forget_unstarted(out)
     assert not (out / "points").exists() or not any((out / "points").iterdir())
     (out / "points" / "neuron-L2").mkdir(parents=True)

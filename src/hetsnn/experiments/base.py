@@ -169,7 +169,15 @@ def trained_anything(out: Path) -> bool:
 
 def forget_unstarted(out: Path) -> None:
     """Remove the bookkeeping of a start that trained nothing, so a corrected start can
-    claim ``out``."""
+    claim ``out``; refused while a process still holds ``out``'s or a point's lock (a start
+    that is still compiling has trained nothing yet either)."""
+    for lock in [Path(out) / ".lock", *Path(out).glob("points/*/.lock")]:
+        if lock.exists():
+            try:
+                with storage.locked(lock.parent, "starting it"):
+                    pass
+            except BlockingIOError as error:
+                raise RunDirError(str(error)) from None
     for name in ("config.json", ".lock"):
         for leftover in Path(out).glob(f"points/*/{name}"):
             leftover.unlink()
