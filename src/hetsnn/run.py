@@ -19,10 +19,7 @@ chunk finished is kept, metrics lines past the checkpoint are dropped and recomp
 (identically, since the PRNG key is part of the checkpointed state).
 """
 
-import hashlib
-import json
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,6 +47,8 @@ CONFIG, METRICS, CHECKPOINT, PROBES, RESULT, CENTRES, PROPERTIES = (
     "properties.jsonl",
 )
 QUANTILES = np.linspace(0.0, 1.0, 101)  # levels of the tau_m quantiles in properties.jsonl
+# Genome property name -> its key in centres.npz, which is also its NeuronConfig field.
+CENTRE_KEYS = {"tau_m": "tau_m", "v_th": "v_th", "v_rest": "v_rest", "R": "resistance"}
 
 
 def claim_run_dir(run_dir: Path, config: RunConfig) -> None:
@@ -138,10 +137,8 @@ def _read_result(run_dir: Path) -> dict:
 
 
 def config_fingerprint(config: RunConfig) -> str:
-    """SHA-256 of the config's JSON: checkpoints carry it, so another run's checkpoint with
-    the same shapes is never resumed."""
-    text = json.dumps(storage.as_json(config.to_dict()), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    """The fingerprint (:func:`hetsnn.storage.fingerprint`) its checkpoints carry."""
+    return storage.fingerprint(config.to_dict())
 
 
 def _resume_state(config: RunConfig, run_dir: Path, states) -> tuple[Any, int]:
@@ -151,12 +148,7 @@ def _resume_state(config: RunConfig, run_dir: Path, states) -> tuple[Any, int]:
     done, path = 0, run_dir / CHECKPOINT
     fix = f"remove {run_dir} to retrain this run"
     if path.exists():
-        try:
-            states, meta = storage.load_pytree(path, states)
-        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
-            raise RunDirError(
-                f"{path} is damaged or belongs to another run ({error}): {fix}"
-            ) from None
+        states, meta = storage.load_pytree(path, states)
         done = meta.get("generation")
         fingerprint = meta.get("config")
         if fingerprint is not None and fingerprint != config_fingerprint(config):
@@ -242,16 +234,10 @@ def property_summaries(config: RunConfig, params: NetworkParams) -> dict:
     """Per trained neuron property: each seed's mean, std and coefficient of variation
     (std / |mean|) over the hidden layer; tau_m (ms) also its quantiles at ``QUANTILES``.
     ``params``: leading axis seeds. Empty for a run that trains weights only."""
-    dt = config.network.neuron.dt
-    values = {
-        "tau_m": params.hidden.tau_m(dt),
-        "v_th": params.hidden.v_th,
-        "v_rest": params.hidden.v_rest,
-        "R": params.hidden.resistance,
-    }
+    arrays = centre_arrays(params, config.network.neuron.dt)
     summaries = {}
-    for name in (p for p in values if p in config.trainable):
-        x = np.asarray(values[name], np.float64)
+    for name in (p for p in CENTRE_KEYS if p in config.trainable):
+        x = arrays[CENTRE_KEYS[name]].astype(np.float64)
         mean, std = x.mean(axis=-1), x.std(axis=-1)
         summary = {"mean": mean, "std": std, "cv": std / np.maximum(np.abs(mean), 1e-12)}
         if name == "tau_m":
@@ -294,15 +280,7 @@ def _final_result(
     initial = training.init_states(spec, config.network.neuron, config.seed, seeds)
     initial_rewards = np.asarray(score(initial))
     centres = training.centres(spec, states)
-    storage.save_arrays(
-        run_dir / CENTRES,
-        tau_m=np.asarray(centres.hidden.tau_m(config.network.neuron.dt)),
-        v_th=np.asarray(centres.hidden.v_th),
-        v_rest=np.asarray(centres.hidden.v_rest),
-        resistance=np.asarray(centres.hidden.resistance),
-        w_in=np.asarray(centres.w_in),
-        w_out=np.asarray(centres.w_out),
-    )
+    storage.save_arrays(run_dir / CENTRES, **centre_arrays(centres, config.network.neuron.dt))
     last = storage.read_jsonl(run_dir / METRICS)[-1]
     steps = training.env_steps_per_generation(spec, seeds)
     return {
@@ -323,6 +301,20 @@ def _final_result(
             "backend": jax.default_backend(),
             "devices": jax.device_count(),
         },
+    }
+
+
+def centre_arrays(params: NetworkParams, dt: float) -> dict[str, np.ndarray]:
+    """The arrays of ``centres.npz`` (leading axis seeds): the hidden properties in natural
+    units (tau_m in ms) and the weights. :func:`centres_to_params` is the inverse."""
+    hidden = params.hidden
+    return {
+        "tau_m": np.asarray(hidden.tau_m(dt)),
+        "v_th": np.asarray(hidden.v_th),
+        "v_rest": np.asarray(hidden.v_rest),
+        "resistance": np.asarray(hidden.resistance),
+        "w_in": np.asarray(params.w_in),
+        "w_out": np.asarray(params.w_out),
     }
 
 

@@ -8,6 +8,7 @@ directory's lock (:func:`locked`, :func:`remove_stale_temporaries`).
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import tempfile
@@ -215,28 +216,41 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
 
 
 def load_pytree(path: Path, template: Any) -> tuple[Any, dict]:
-    """Load leaves saved by :func:`save_pytree` into the structure of ``template``.
+    """Load leaves saved by :func:`save_pytree` into the structure of ``template``, and
+    the metadata saved with them.
 
-    Raises ValueError if the stored leaves do not match the template's shapes and dtypes.
+    Raises:
+        DamagedFile: the file is unreadable, lacks a leaf, or its leaves do not match the
+            template's shapes and dtypes.
     """
+    stored = load_arrays(path)
     leaves, treedef = jax.tree.flatten(template)
-    with np.load(path) as stored:
-        restored = []
-        for i, like in enumerate(leaves):
-            value = stored[f"leaf_{i:05d}"]
-            if _is_key(like):
-                value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(like))
-            else:
-                value = jnp.asarray(value)
-            if value.shape != like.shape or value.dtype != like.dtype:
-                raise ValueError(
-                    f"checkpoint {path} does not match this run (leaf {i}: "
-                    f"{value.shape} {value.dtype} vs {like.shape} {like.dtype})"
-                )
-            restored.append(value)
-        scalars = {
-            k[5:]: stored[k].item() if stored[k].ndim == 0 else stored[k].tolist()
-            for k in stored.files
-            if k.startswith("meta_")
-        }
-    return jax.tree.unflatten(treedef, restored), scalars
+    restored = []
+    for i, like in enumerate(leaves):
+        name = f"leaf_{i:05d}"
+        if name not in stored:
+            raise DamagedFile(f"{path} is damaged (no {name}): {_RESTORE}")
+        value = stored[name]
+        if _is_key(like):
+            value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(like))
+        else:
+            value = jnp.asarray(value)
+        if value.shape != like.shape or value.dtype != like.dtype:
+            raise DamagedFile(
+                f"{path} does not match this run (leaf {i}: {value.shape} {value.dtype} vs "
+                f"{like.shape} {like.dtype}): {_RESTORE}"
+            )
+        restored.append(value)
+    metadata = {
+        name[5:]: value.item() if value.ndim == 0 else value.tolist()
+        for name, value in stored.items()
+        if name.startswith("meta_")
+    }
+    return jax.tree.unflatten(treedef, restored), metadata
+
+
+def fingerprint(data: Any) -> str:
+    """SHA-256 of ``data``'s JSON with sorted keys: equal data, equal fingerprint (a
+    checkpoint carries its config's, so another run's checkpoint is never resumed)."""
+    text = json.dumps(as_json(data), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()

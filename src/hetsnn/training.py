@@ -132,14 +132,6 @@ def compiled_chunk(spec: RunSpec, length: int, seeds: int):
     return jax.jit(run_chunk).lower(shapes, spec.task.data_spec("train")).compile()
 
 
-@functools.partial(jax.jit, static_argnames=("spec", "episodes"))
-def _evaluate_centres(spec: RunSpec, states, data, key: jax.Array, episodes: int) -> jax.Array:
-    def one(state):
-        return spec.task.final_score(spec.network, centre_params(spec, state), key, data, episodes)
-
-    return jax.vmap(one)(states)
-
-
 def evaluate_centres(spec: RunSpec, states, data, episodes: int, seed: int) -> jax.Array:
     """Each seed's current solution on the task's final score: ``(seeds,)``.
 
@@ -147,8 +139,7 @@ def evaluate_centres(spec: RunSpec, states, data, episodes: int, seed: int) -> j
     ``episodes`` greedy episodes). The episodes depend only on ``seed``, so every arm of an
     experiment is evaluated on the same ones.
     """
-    key = jax.random.fold_in(jax.random.key(seed), _EVAL_STREAM)
-    return _evaluate_centres(spec, states, data, key, episodes)
+    return evaluate_params(spec, centres(spec, states), data, episodes, seed)
 
 
 @functools.partial(jax.jit, static_argnames=("spec", "episodes"))
@@ -160,8 +151,9 @@ def _evaluate_params(spec: RunSpec, params, data, key: jax.Array, episodes: int)
 
 
 def evaluate_params(spec: RunSpec, params: NetworkParams, data, episodes: int, seed: int):
-    """:func:`evaluate_centres` for given network parameters (leading axis: seeds), on the
-    same episodes: ``(seeds,)``. For re-scoring saved or altered centres."""
+    """Network parameters ``params`` (leading axis: seeds) on the task's final score,
+    ``(seeds,)``: the episodes (or test split) :func:`evaluate_centres` uses, so saved or
+    altered centres are re-scored on exactly those."""
     key = jax.random.fold_in(jax.random.key(seed), _EVAL_STREAM)
     return _evaluate_params(spec, params, data, key, episodes)
 

@@ -34,6 +34,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.distributions import fit_all  # noqa: E402
 from hetsnn.genome import PROPERTIES  # noqa: E402
+from hetsnn.run import CENTRE_KEYS  # noqa: E402
 
 TRANSFORMS = (
     "homogenise",
@@ -44,8 +45,6 @@ TRANSFORMS = (
     "quantise-8",
     "reset",
 )
-# genome name -> key in centres.npz and field of NeuronConfig holding its default
-ARRAY_KEYS = {"tau_m": "tau_m", "v_th": "v_th", "v_rest": "v_rest", "R": "resistance"}
 ALL = "all"  # every trained property transformed together
 TAU_FLOOR = 1.001  # resampled tau_m >= TAU_FLOOR * dt
 
@@ -104,15 +103,13 @@ def paired_interval(deltas: np.ndarray) -> tuple[float, float]:
 def controlled_arrays(arrays: dict, config, prop: str, name: str, rng) -> dict:
     """``centres.npz`` arrays with control ``name`` applied to ``prop`` (or to every
     trained property when ``prop`` is ``ALL``)."""
-    neuron, dt = config.network.neuron, config.network.neuron.dt
-    defaults = {"tau_m": neuron.tau_m, "v_th": neuron.v_th, "v_rest": neuron.v_rest,
-                "R": neuron.resistance}  # fmt: skip
+    neuron = config.network.neuron
     changed = dict(arrays)
     for p in trained_properties(config) if prop == ALL else (prop,):
-        key = ARRAY_KEYS[p]
-        values = transform(arrays[key], name, defaults[p], rng)
+        key = CENTRE_KEYS[p]  # also the NeuronConfig field holding the default
+        values = transform(arrays[key], name, getattr(neuron, key), rng)
         if p == "tau_m":
-            values = np.maximum(values, TAU_FLOOR * dt)
+            values = np.maximum(values, TAU_FLOOR * neuron.dt)
         changed[key] = values.astype(np.float32)
     return changed
 

@@ -123,16 +123,14 @@ def with_strategy(points: list[Point], changes: dict) -> list[Point]:
     they are. A ClipUp rate without a velocity cap gets the default cap of 2 x lr."""
     if not changes:
         return points
+    if "lr" in changes:
+        changes = {"max_velocity": 2 * changes["lr"], **changes}
     changed = []
     for point in points:
         optimiser = point.config.optimiser
         if isinstance(optimiser, StrategyConfig):
-            fields = {**dataclasses.asdict(optimiser), **changes}
-            if "lr" in changes and "max_velocity" not in changes:
-                fields["max_velocity"] = 2 * changes["lr"]
-            point = dataclasses.replace(
-                point, config=point.config.replace(optimiser=StrategyConfig(**fields))
-            )
+            optimiser = dataclasses.replace(optimiser, **changes)
+            point = dataclasses.replace(point, config=point.config.replace(optimiser=optimiser))
         changed.append(point)
     return changed
 
@@ -231,7 +229,7 @@ def run_experiment(
         raise ConfigError(f"{experiment.name} trains no evolution strategy to change")
     points = with_strategy(experiment.make_points(settings), strategy)
     wanted = storage.as_json(manifest(experiment, preset, settings, points, strategy))
-    path = out / MANIFEST
+    path, stored = out / MANIFEST, None
     if path.exists():
         stored = storage.read_json(path, dict)
         if stored != wanted:
@@ -254,7 +252,7 @@ def run_experiment(
             task.load_data(split)
     if experiment.check is not None:
         experiment.check(settings)
-    if not path.exists() or storage.read_json(path) != wanted:  # a finished run stays read-only
+    if stored != wanted:  # a finished run's resume writes nothing (a read-only copy works)
         storage.write_json(path, wanted)
     if experiment.runner is not None:  # a study's own runner: one process per directory
         try:

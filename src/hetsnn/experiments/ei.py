@@ -17,9 +17,6 @@ resumed run continues from the last finished epoch.
 """
 
 import dataclasses
-import hashlib
-import json
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -173,16 +170,12 @@ def cell_fingerprint(s: EISettings, ratio: float, init_rate, seed: int) -> str:
     lists are left out, so a cell may be trained for more epochs later."""
     settings = {k: v for k, v in dataclasses.asdict(s).items()
                 if k not in ("epochs", "ratios", "init_rates", "seeds")}  # fmt: skip
-    text = json.dumps(storage.as_json([settings, ratio, init_rate, seed]), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return storage.fingerprint([settings, ratio, init_rate, seed])
 
 
 def _resume(checkpoint: Path, template, fingerprint: str):
     """The checkpointed state and its history, checked to belong to this cell."""
-    try:
-        state, meta = storage.load_pytree(checkpoint, template)
-    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise RunDirError(f"{checkpoint} is damaged ({error}): remove it to retrain") from None
+    state, meta = storage.load_pytree(checkpoint, template)
     if meta.get("config") != fingerprint:
         raise RunDirError(f"{checkpoint} belongs to another cell or settings: remove it")
     history = {"loss": list(meta.get("loss", [])), "accuracy": list(meta.get("accuracy", []))}

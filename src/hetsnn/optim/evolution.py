@@ -77,13 +77,11 @@ def search_is_finite(search) -> jax.Array:
     """True when every floating-point number the search moves on (mean, std, covariance,
     optimiser state) is finite: a huge std_init can overflow them with finite rewards.
     evosax's ``best_*`` records start at inf / NaN by design and are left out."""
-    moving = [getattr(search, f.name) for f in dataclasses.fields(search)]
-    names = [f.name for f in dataclasses.fields(search)]
     leaves = [
         x
-        for name, value in zip(names, moving, strict=True)
-        if not name.startswith("best_")
-        for x in jax.tree.leaves(value)
+        for f in dataclasses.fields(search)
+        if not f.name.startswith("best_")
+        for x in jax.tree.leaves(getattr(search, f.name))
         if jnp.issubdtype(x.dtype, jnp.floating)
     ]
     return jnp.all(jnp.stack([jnp.isfinite(x).all() for x in leaves]))
