@@ -369,3 +369,63 @@ def test_damaged_run_files_give_one_line_errors(
     err = capsys.readouterr().err
     assert err.startswith("hetsnn: error:") and err.count("\n") == 1, err
     assert path.name in err
+
+
+def _event_tags(folder) -> dict[str, list[int]]:
+    """``{tag: [steps]}`` of the event files in ``folder`` (TFRecord framing: length,
+    crc, Event proto, crc)."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    tags = {}
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        data, i = path.read_bytes(), 0
+        while i < len(data):
+            (length,) = struct.unpack("<Q", data[i : i + 8])
+            event = event_pb2.Event.FromString(data[i + 12 : i + 12 + length])
+            i += 12 + length + 4
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(event.step)
+    return tags
+
+
+def test_tensorboard_events_hold_rewards_and_property_histograms(memory_smoke_run, capsys):
+    assert main(["tb", str(memory_smoke_run)]) == 0
+    manifest = storage.read_json(memory_smoke_run / MANIFEST)
+    neuron = next(p for p in manifest["points"] if p["name"].startswith("neuron"))
+    generations = storage.read_json(memory_smoke_run / "points" / neuron["name"] / RESULT)[
+        "generations"
+    ]
+    tags = _event_tags(memory_smoke_run / "tensorboard" / neuron["name"])
+    assert tags["centre_reward/mean"] == list(range(1, generations + 1))
+    assert tags["centre_reward/seed1"] == list(range(1, generations + 1))
+    for prop in ("tau_m", "v_th", "v_rest", "R"):
+        assert tags[f"{prop}/quantiles"][0] == 0 and tags[f"{prop}/quantiles"][-1] == generations
+        assert tags[f"{prop}/final_centres"] == [generations]
+    # rebuilt, not appended, on a second call
+    assert main(["tb", str(memory_smoke_run)]) == 0
+    again = _event_tags(memory_smoke_run / "tensorboard" / neuron["name"])
+    assert again["centre_reward/mean"] == tags["centre_reward/mean"]
+    assert main(["tb", str(memory_smoke_run / "nothing-here")]) == 2
+    assert "no started hetsnn run" in capsys.readouterr().err
+
+
+def test_provenance_is_recorded_and_does_not_block_a_resume(memory_smoke_run, capsys):
+    import jax
+
+    manifest = storage.read_json(memory_smoke_run / MANIFEST)
+    result = storage.read_json(memory_smoke_run / "points" / manifest["points"][0]["name"] / RESULT)
+    for record in (manifest["provenance"], result["provenance"]):
+        assert record["packages"]["jax"] == jax.__version__
+        assert record["backend"] == jax.default_backend()
+        assert record["device_count"] == jax.device_count() and record["device_kind"]
+        assert "xla_flags" in record
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("hetsnn 0.1.0 (")
+    # a resume by another version of hetsnn is the same run
+    edited = {**manifest, "provenance": {**manifest["provenance"], "hetsnn": "0.0.1"}}
+    storage.write_json(memory_smoke_run / MANIFEST, edited)
+    args = ["run", "memory", "--preset", "smoke", "--out", str(memory_smoke_run), "--resume"]
+    assert main([*args, "--quiet", "--no-report"]) == 0
+    assert storage.read_json(memory_smoke_run / MANIFEST)["provenance"]["hetsnn"] == "0.0.1"

@@ -1,4 +1,4 @@
-"""Command line: ``hetsnn list | run EXPERIMENT | report RUN_DIR | probe RUN_DIR | bench``."""
+"""Command line: ``hetsnn list | run | report | probe | export-nir | verify-nir | tb | bench``."""
 
 import argparse
 import os
@@ -25,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hetsnn", description="Neuronal heterogeneity in spiking neural networks."
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="store_true", help="print versions and exit")
+    commands = parser.add_subparsers(dest="command")
 
     commands.add_parser("list", help="list experiments and their presets")
 
@@ -50,6 +51,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--no-report", action="store_true", help="do not build the report")
+    run.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="write TensorBoard event files to OUT/tensorboard after every point",
+    )
+
+    tb = commands.add_parser(
+        "tb", help="write TensorBoard event files of a run directory (rewards, properties)"
+    )
+    tb.add_argument("run_dir", type=Path)
 
     report = commands.add_parser("report", help="build tables and figures from a run directory")
     report.add_argument("run_dir", type=Path)
@@ -62,6 +73,37 @@ def _parser() -> argparse.ArgumentParser:
     )
     probe.add_argument("run_dir", type=Path)
     probe.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+
+    export = commands.add_parser(
+        "export-nir",
+        help="write trained networks as NIR graphs (needs nir: pip install -e '.[nir]'), "
+        "verify them and report what each known importer keeps",
+    )
+    export.add_argument("run_dir", type=Path)
+    export.add_argument("--point", help="point of the experiment (default: the first finished)")
+    export.add_argument("--seed", type=int, default=0, help="which seed's network (default 0)")
+    export.add_argument(
+        "--profile",
+        default="all",
+        help="native | canonical | snntorch | all (default: all): how the four properties "
+        "are written (docs/nir.md)",
+    )
+    export.add_argument(
+        "--tau-for",
+        default="euler",
+        help="euler | exp: time constants for a forward-Euler backend (hetsnn's own step) or "
+        "for one that decays by exp(-dt/tau) per step (default: euler)",
+    )
+    export.add_argument("--samples", type=int, default=8, help="recorded inputs (default 8)")
+    export.add_argument("--out", type=Path, help="folder for the files (default: RUN_DIR/nir)")
+    export.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+
+    verify = commands.add_parser(
+        "verify-nir",
+        help="re-simulate an exported NIR file with the reference interpreter and count the "
+        "spikes that differ from hetsnn's (exit 1 if any differ in float64)",
+    )
+    verify.add_argument("file", type=Path)
 
     bench = commands.add_parser("bench", help="measure throughput against reference code")
     bench.add_argument("--preset", default="small", help="smoke | small | full (default: small)")
@@ -93,6 +135,11 @@ def _run(args) -> None:
 
     experiment = get_experiment(args.experiment)
     experiment.resolve(args.preset)  # fail fast on a bad preset name
+    if args.tensorboard and experiment.runner is not None:
+        raise ConfigError(
+            f"{experiment.name} runs its own study loop and keeps no per-generation metrics "
+            "for TensorBoard: drop --tensorboard"
+        )
     _use_data_dir(args.data_dir)
     out = args.out or Path("runs") / f"{experiment.name}-{args.preset}"
     overrides = {"seeds": args.seeds, "generations": args.generations}
@@ -105,10 +152,19 @@ def _run(args) -> None:
         overrides=overrides,
         strategy=strategy,
         progress=not args.quiet,
+        after_point=_tensorboard if args.tensorboard else None,
     )
+    if args.tensorboard:
+        print(f"TensorBoard: tensorboard --logdir {out / 'tensorboard'}")
     print(f"results in {out}")
     if not args.no_report:
         print(build_report(out))
+
+
+def _tensorboard(run_dir: Path) -> Path:
+    from hetsnn.interop.tensorboard import write_events
+
+    return write_events(run_dir)
 
 
 def _bench(args) -> None:
@@ -137,8 +193,46 @@ def _bench(args) -> None:
     print(f"rows in {out / 'bench.json'} and {out / 'bench.md'}")
 
 
+def _export_nir(args) -> None:
+    from hetsnn.interop import nir_export, profiles
+
+    _use_data_dir(args.data_dir)
+    names = profiles.PROFILES if args.profile == "all" else (args.profile,)
+    result = nir_export.export(
+        args.run_dir,
+        point=args.point,
+        seed=args.seed,
+        profile_names=names,
+        tau_for=args.tau_for,
+        samples=args.samples,
+        out=args.out,
+    )
+    for name, path in result["files"].items():
+        print(nir_export.verification_lines(path, result["checks"][name]))
+    for name, reason in result["skipped"].items():
+        print(f"{name}: not written: {reason}")
+    print()
+    print(result["markdown"])
+
+
+def _verify_nir(args) -> int:
+    from hetsnn.interop import nir_export
+
+    result = nir_export.verify(args.file)
+    print(nir_export.verification_lines(args.file, result))
+    return 1 if result["float64"]["mismatches"] else 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from hetsnn.provenance import version_line
+
+        print(version_line())
+        return 0
+    if args.command is None:
+        parser.error("a command is required (see --help)")
     try:
         if args.command == "list":
             _list()
@@ -156,6 +250,13 @@ def main(argv: list[str] | None = None) -> int:
             _use_data_dir(args.data_dir)
             print(run_controls(args.run_dir))
             print(f"controls.md, controls.csv and controls.png in {args.run_dir / 'report'}")
+        elif args.command == "tb":
+            print(f"event files in {_tensorboard(args.run_dir)}: tensorboard --logdir "
+                  f"{args.run_dir / 'tensorboard'}")  # fmt: skip
+        elif args.command == "export-nir":
+            _export_nir(args)
+        elif args.command == "verify-nir":
+            return _verify_nir(args)
         elif args.command == "bench":
             _bench(args)
     except (ConfigError, RunDirError, DataNotFound, TrainingDiverged) as error:

@@ -57,7 +57,8 @@ class FeedforwardSNN:
         detach_reset: cut the gradient through the reset (see neurons.lif_step).
         state_dtype: dtype the membrane potentials are stored in between steps,
             "float32" or "bfloat16" (half the memory traffic; each step still computes in
-            float32, and read-outs are returned as float32).
+            float32, and read-outs are returned as float32); "float64" (with
+            ``jax.enable_x64``) computes in float64 throughout, for reference simulations.
     """
 
     n_in: int
@@ -111,9 +112,10 @@ class FeedforwardSNN:
         spike_fn = self.spike_fn
 
         store = jnp.dtype(self.state_dtype)
+        compute = jnp.promote_types(store, jnp.float32)
 
         def sim_step(carry, _):
-            v, readout = (x.astype(jnp.float32) for x in carry)
+            v, readout = (x.astype(compute) for x in carry)
             u = neurons.integrate(params.hidden, v, current)
             hidden, spikes = neurons.fire_and_reset(params.hidden, u, spike_fn, self.detach_reset)
             readout = readout + readout_decay * (spikes @ params.w_out - readout)
@@ -123,7 +125,7 @@ class FeedforwardSNN:
             sim_step, (state.hidden.v, state.readout), length=self.steps_per_input
         )
         state = NetworkState(hidden=LIFState(v=v), readout=readout)
-        return state, readout.astype(jnp.float32), spikes.sum(axis=0), u
+        return state, readout.astype(compute), spikes.sum(axis=0), u
 
     def step(
         self, params: NetworkParams, state: NetworkState, x: jax.Array

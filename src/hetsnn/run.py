@@ -8,8 +8,8 @@ A run directory holds::
     probes.jsonl     the task's recordings of each seed's current solution at generation 0
                      and after every chunk (tasks with a probe only, e.g. firing rates)
     properties.jsonl per trained neuron property, each seed's mean, std and cv over the
-                     hidden layer at generation 0 and after every chunk (tau_m also its
-                     quantiles): how heterogeneity emerges during training
+                     hidden layer, and its quantiles, at generation 0 and after every
+                     chunk: how heterogeneity emerges during training
     result.json      final evaluation (and the untrained network's, as a baseline) and
                      timings (written last; its presence = done)
     centres.npz      each seed's final hidden-layer properties and weights
@@ -35,6 +35,7 @@ from hetsnn.errors import RunDirError, TrainingDiverged
 from hetsnn.networks import NetworkParams
 from hetsnn.neurons import NeuronParams, tau_to_logit
 from hetsnn.optim import evolution
+from hetsnn.provenance import provenance
 from hetsnn.training import RunSpec
 
 CONFIG, METRICS, CHECKPOINT, PROBES, RESULT, CENTRES, PROPERTIES = (
@@ -46,7 +47,7 @@ CONFIG, METRICS, CHECKPOINT, PROBES, RESULT, CENTRES, PROPERTIES = (
     "centres.npz",
     "properties.jsonl",
 )
-QUANTILES = np.linspace(0.0, 1.0, 101)  # levels of the tau_m quantiles in properties.jsonl
+QUANTILES = np.linspace(0.0, 1.0, 101)  # levels of the quantiles in properties.jsonl
 # Genome property name -> its key in centres.npz, which is also its NeuronConfig field.
 CENTRE_KEYS = {"tau_m": "tau_m", "v_th": "v_th", "v_rest": "v_rest", "R": "resistance"}
 
@@ -232,16 +233,19 @@ def _train_locked(config, run_dir, progress, description, on_chunk) -> dict:
 
 def property_summaries(config: RunConfig, params: NetworkParams) -> dict:
     """Per trained neuron property: each seed's mean, std and coefficient of variation
-    (std / |mean|) over the hidden layer; tau_m (ms) also its quantiles at ``QUANTILES``.
+    (std / |mean|) over the hidden layer, and its quantiles at ``QUANTILES`` (tau_m in ms).
     ``params``: leading axis seeds. Empty for a run that trains weights only."""
     arrays = centre_arrays(params, config.network.neuron.dt)
     summaries = {}
     for name in (p for p in CENTRE_KEYS if p in config.trainable):
         x = arrays[CENTRE_KEYS[name]].astype(np.float64)
         mean, std = x.mean(axis=-1), x.std(axis=-1)
-        summary = {"mean": mean, "std": std, "cv": std / np.maximum(np.abs(mean), 1e-12)}
-        if name == "tau_m":
-            summary["quantiles"] = np.quantile(x, QUANTILES, axis=-1).T
+        summary = {
+            "mean": mean,
+            "std": std,
+            "cv": std / np.maximum(np.abs(mean), 1e-12),
+            "quantiles": np.quantile(x, QUANTILES, axis=-1).T,
+        }
         summaries[name] = {k: v.tolist() for k, v in summary.items()}
     return summaries
 
@@ -301,6 +305,7 @@ def _final_result(
             "backend": jax.default_backend(),
             "devices": jax.device_count(),
         },
+        "provenance": provenance(),
     }
 
 

@@ -18,6 +18,7 @@ from hetsnn import storage
 from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
 from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.genome import PROPERTIES, WEIGHTS, hidden_size_for_budget
+from hetsnn.provenance import provenance
 from hetsnn.run import train
 
 MANIFEST = "experiment.json"
@@ -209,8 +210,12 @@ def run_experiment(
     overrides: dict | None = None,
     strategy: dict | None = None,
     progress: bool = True,
+    after_point: Callable[[Path], None] | None = None,
 ) -> Path:
     """Train every point of ``experiment`` at ``preset`` into ``out``; return ``out``.
+
+    ``after_point(out)`` is called after each point of the shared run loop finishes (the
+    CLI's ``--tensorboard`` rewrites the event files there).
 
     ``overrides`` change the preset's settings (seeds, generations); ``strategy`` changes
     the evolution strategy of every ES point (see :func:`with_strategy`). Both are recorded
@@ -232,6 +237,7 @@ def run_experiment(
     path, stored = out / MANIFEST, None
     if path.exists():
         stored = storage.read_json(path, dict)
+        stored.pop("provenance", None)  # what ran it first; not part of what was asked
         if stored != wanted:
             if trained_anything(out):
                 raise RunDirError(
@@ -253,7 +259,7 @@ def run_experiment(
     if experiment.check is not None:
         experiment.check(settings)
     if stored != wanted:  # a finished run's resume writes nothing (a read-only copy works)
-        storage.write_json(path, wanted)
+        storage.write_json(path, {**wanted, "provenance": provenance()})
     if experiment.runner is not None:  # a study's own runner: one process per directory
         try:
             with storage.locked(out, f"running {experiment.name}"):
@@ -266,4 +272,6 @@ def run_experiment(
     bar = tqdm(points, desc=f"{experiment.name}/{preset}", unit="run", disable=not progress)
     for point in bar:
         train(point.config, out / "points" / point.name, progress=progress, description=point.name)
+        if after_point is not None:
+            after_point(out)
     return out

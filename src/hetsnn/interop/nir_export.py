@@ -1,0 +1,329 @@
+"""``hetsnn export-nir`` and ``hetsnn verify-nir``: trained networks out as NIR files, checked.
+
+``export(run_dir, ...)`` writes, per profile (:mod:`hetsnn.interop.profiles`)::
+
+    <point>-seed<S>-<profile>.nir        the graph (nir.write); dt, discretisation, spike
+                                         condition and steps per input in its metadata
+    <point>-seed<S>-<profile>.data.nir   recorded data (nir.write_data): the inputs at every
+                                         simulation step, and hetsnn's own hidden spikes and
+                                         read-out on them in float64 and in float32
+
+and a portability table (portability.md) of what each known importer would run
+(:mod:`hetsnn.interop.importers`). ``verify(file)`` re-simulates the graph with the numpy
+reference interpreter (:func:`hetsnn.interop.lif_graph.simulate`) and counts the hidden
+spikes that differ from the recorded ones.
+
+The recorded inputs are those of the network's task: test images (each presented from rest
+for ``steps_per_input`` steps) for image tasks; the observations of greedy episodes of the
+trained network (fed open-loop) for gymnax tasks; standard normal draws for Brax tasks,
+which record no episode here. hetsnn's float64 simulation runs hetsnn's own network code
+(:class:`hetsnn.networks.FeedforwardSNN`) under ``jax.enable_x64`` on the trained numbers in
+float64; its float32 simulation is the network exactly as training and evaluation ran it.
+"""
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hetsnn import __version__, storage
+from hetsnn.config import RunConfig
+from hetsnn.errors import ConfigError, RunDirError
+from hetsnn.interop import importers, profiles
+from hetsnn.interop.lif_graph import HIDDEN, INPUT, READOUT, Discretisation, LifGraph, simulate
+from hetsnn.networks import FeedforwardSNN, NetworkParams
+from hetsnn.neurons import NeuronParams
+from hetsnn.run import CENTRES, CONFIG, centres_to_params
+from hetsnn.tasks import ClassificationTask
+from hetsnn.training import RunSpec, seed_keys
+
+SPIKE_CONDITION = (
+    "forward Euler step, then a spike where v >= v_threshold, then v = v_reset in the same "
+    "step; the read-out integrates the spikes of that same step (no synaptic delay)"
+)
+_INPUT_STREAM = 0x41B  # fold-in constant for the recorded episodes' keys
+DEFAULT_SAMPLES = 8
+
+
+def _nir():
+    try:
+        import nir
+    except ImportError:
+        raise ConfigError(
+            "NIR export needs the nir package: pip install -e '.[nir]' (or pip install nir)"
+        ) from None
+    return nir
+
+
+def _point_folder(run_dir: Path, point: str | None) -> Path:
+    """The run directory of ``point`` (or of the first finished point) of an experiment, or
+    ``run_dir`` itself when it is a single run."""
+    run_dir = Path(run_dir)
+    if (run_dir / CENTRES).exists():
+        return run_dir
+    folders = sorted(p for p in (run_dir / "points").glob("*") if (p / CENTRES).exists())
+    if not folders:
+        raise RunDirError(
+            f"{run_dir} holds no finished feedforward run (no centres.npz): export-nir takes "
+            "a memory, cartpole, classify or control run directory"
+        )
+    if point is None:
+        return folders[0]
+    names = [p.name for p in folders]
+    if point not in names:
+        raise ConfigError(f"--point {point!r} is not a finished point of {run_dir}: {names}")
+    return run_dir / "points" / point
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedRun:
+    """One seed of a finished run: its spec, its float32 parameters and float64 numbers."""
+
+    folder: Path
+    seed: int
+    spec: RunSpec
+    params: NetworkParams  # float32, exactly as evaluated
+    trained: profiles.TrainedNetwork  # float64
+
+
+def load_run(run_dir: Path, point: str | None = None, seed: int = 0) -> LoadedRun:
+    folder = _point_folder(run_dir, point)
+    config = RunConfig.from_dict(storage.read_json(folder / CONFIG, dict))
+    arrays = storage.load_arrays(folder / CENTRES)
+    seeds = arrays["tau_m"].shape[0]
+    if not 0 <= seed < seeds:
+        raise ConfigError(f"--seed {seed} is outside 0..{seeds - 1} for {folder}")
+    dt = config.network.neuron.dt
+    one = {name: value[seed] for name, value in arrays.items()}
+    return LoadedRun(
+        folder=folder,
+        seed=seed,
+        spec=RunSpec.from_config(config),
+        params=centres_to_params(one, dt),
+        trained=profiles.TrainedNetwork.from_centres(arrays, seed, dt, config.network.readout_tau),
+    )
+
+
+def reference_inputs(run: LoadedRun, samples: int, seed: int = 0) -> np.ndarray:
+    """``(samples, T, n_in)`` float32 inputs at every simulation step (module docstring)."""
+    task, network = run.spec.task, run.spec.network
+    repeat = network.steps_per_input
+    if isinstance(task, ClassificationTask):
+        data = task.load_data("test")
+        images = task.standardise(jnp.asarray(data.images[:samples]), data)
+        return np.repeat(np.asarray(images)[:, None, :], repeat, axis=1)
+    if hasattr(task, "record_episode"):
+        keys = seed_keys(jax.random.fold_in(jax.random.key(seed), _INPUT_STREAM), samples)
+        record = jax.vmap(task.record_episode, in_axes=(None, None, 0, 0))(
+            network, run.params, keys, jnp.arange(samples)
+        )
+        return np.repeat(np.asarray(record.inputs, np.float32), repeat, axis=1)
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((samples, 50 * repeat, network.n_in)).astype(np.float32)
+
+
+def simulate_hetsnn(network: FeedforwardSNN, params: NetworkParams, inputs: np.ndarray):
+    """hetsnn's own network on ``inputs: (S, T, n_in)``, one simulation step per input row,
+    in the dtype of ``params``: ``(spikes (S, T, H) bool, readout (S, T, n_out))``."""
+    dtype = str(params.w_in.dtype)
+    net = dataclasses.replace(network, steps_per_input=1, state_dtype=dtype)
+    if dtype == "float32":  # as the run stored and computed its states
+        net = dataclasses.replace(net, state_dtype=network.state_dtype)
+    xs = jnp.asarray(inputs, params.w_in.dtype).swapaxes(0, 1)  # time-major
+    _, readouts, spikes = net.unroll(params, net.init_state(params, xs.shape[1:2]), xs)
+    return np.asarray(spikes).swapaxes(0, 1) > 0, np.asarray(readouts).swapaxes(0, 1)
+
+
+def float64_params(trained: profiles.TrainedNetwork) -> NetworkParams:
+    """The trained numbers as float64 hetsnn parameters (call under ``jax.enable_x64``)."""
+    k = trained.decay
+    hidden = NeuronParams(
+        tau_logit=jnp.asarray(np.log(k) - np.log1p(-k)),
+        v_th=jnp.asarray(trained.v_th),
+        v_rest=jnp.asarray(trained.v_rest),
+        resistance=jnp.asarray(trained.resistance),
+    )
+    return NetworkParams(w_in=jnp.asarray(trained.w_in), w_out=jnp.asarray(trained.w_out),
+                         hidden=hidden)  # fmt: skip
+
+
+def hetsnn_references(run: LoadedRun, inputs: np.ndarray) -> dict[str, np.ndarray]:
+    """hetsnn's spikes and read-out on ``inputs`` in float64 and float32."""
+    with jax.enable_x64(True):
+        spikes64, readout64 = simulate_hetsnn(
+            run.spec.network, float64_params(run.trained), inputs.astype(np.float64)
+        )
+    spikes32, readout32 = simulate_hetsnn(run.spec.network, run.params, inputs)
+    return {
+        "spikes_float64": spikes64,
+        "spikes_float32": spikes32,
+        "v_float64": readout64,
+        "v_float32": readout32,
+    }
+
+
+def _metadata(run: LoadedRun, profile: str, tau_for: str, inputs: np.ndarray) -> dict:
+    network = run.spec.network
+    return {
+        "source": f"hetsnn {__version__}",
+        "profile": profile,
+        "dt": network.dt * profiles.MS,
+        "time_unit": "s",
+        "discretisation": {"euler": "forward-euler", "exp": "exponential"}[tau_for],
+        "spike_condition": SPIKE_CONDITION,
+        "steps_per_input": network.steps_per_input,
+        "initial_state": "hidden v = v_leak, read-out v = 0",
+        "readout": "the LI membrane after the last step of an input: action preferences "
+        "(arg-max) or class logits",
+        "task": json.dumps(run.spec.task.to_dict(), sort_keys=True),
+        "run": str(run.folder),
+        "seed": run.seed,
+        "reference_samples": inputs.shape[0],
+    }
+
+
+def _graph_data(nir, inputs: np.ndarray, references: dict, dt: float):
+    def gridded(array):
+        return nir.TimeGriddedData(data=np.asarray(array), dt=dt)
+
+    def node(**observables):
+        return nir.NIRNodeData(observables={k: gridded(v) for k, v in observables.items()})
+
+    return nir.NIRGraphData(
+        nodes={
+            INPUT: node(x=inputs),
+            HIDDEN: node(**{k: v for k, v in references.items() if k.startswith("spikes")}),
+            READOUT: node(**{k: v for k, v in references.items() if k.startswith("v_")}),
+        }
+    )
+
+
+def _write(path: Path, writer, value) -> None:
+    """``writer(file, value)`` (nir.write or nir.write_data) into ``path`` atomically."""
+    buffer = io.BytesIO()
+    writer(buffer, value)
+    storage.atomic_write_bytes(path, buffer.getvalue())
+
+
+def data_path(graph_path: Path) -> Path:
+    """The recorded data next to a graph file: ``x.nir`` -> ``x.data.nir``."""
+    graph_path = Path(graph_path)
+    return graph_path.with_name(graph_path.name.removesuffix(".nir") + ".data.nir")
+
+
+def export(
+    run_dir: Path,
+    *,
+    point: str | None = None,
+    seed: int = 0,
+    profile_names: tuple[str, ...] = profiles.PROFILES,
+    tau_for: str = "euler",
+    samples: int = DEFAULT_SAMPLES,
+    out: Path | None = None,
+) -> dict:
+    """Write one graph and its data per profile; return the files, the profiles that cannot
+    hold this network (with the reason; an error if it was the only one asked for), the
+    verification of each file and the portability table (see the module docstring)."""
+    nir = _nir()
+    if samples < 1:
+        raise ConfigError(f"--samples must be at least 1, got {samples}")
+    run = load_run(run_dir, point, seed)
+    graphs, skipped = {}, {}
+    for name in profile_names:
+        try:
+            graphs[name] = profiles.to_graph(run.trained, name, tau_for)
+        except ConfigError as error:
+            if len(profile_names) == 1:
+                raise
+            skipped[name] = str(error)
+    inputs = reference_inputs(run, samples)
+    references = hetsnn_references(run, inputs)
+    out = Path(out) if out else Path(run_dir) / "nir"
+    stem = f"{run.folder.name}-seed{seed}" if run.folder != Path(run_dir) else f"seed{seed}"
+    files, checks, tables = {}, {}, {}
+    for name, graph in graphs.items():
+        suffix = "" if tau_for == "euler" else f"-{tau_for}"
+        path = out / f"{stem}-{name}{suffix}.nir"
+        _write(path, nir.write, graph.to_nir(_metadata(run, name, tau_for, inputs)))
+        _write(data_path(path), nir.write_data, _graph_data(nir, inputs, references, graph.dt))
+        files[name] = path
+        checks[name] = verify(path)
+        tables[name] = importers.portability(graph, inputs, references["spikes_float64"])
+    report = portability_markdown(tables, references["spikes_float64"])
+    storage.atomic_write_bytes(out / f"{stem}-portability.md", report.encode())
+    return {
+        "files": files,
+        "skipped": skipped,
+        "checks": checks,
+        "portability": tables,
+        "markdown": report,
+    }
+
+
+def verify(path: Path) -> dict:
+    """Re-simulate the graph in ``path`` on its recorded inputs, in float64 and float32.
+
+    Returns ``{dtype: {"mismatches", "entries", "spikes", "readout_max_abs_diff"}}``
+    against hetsnn's recorded spikes and read-out of the same dtype.
+    """
+    nir = _nir()
+    path = Path(path)
+    for needed in (path, data_path(path)):
+        if not needed.is_file():
+            raise ConfigError(f"{needed} does not exist (export-nir writes it)")
+    try:
+        graph = nir.read(path)
+        lif = LifGraph.from_nir(graph)
+        data = nir.read_data(str(data_path(path)))
+        inputs = data.nodes[INPUT].observables["x"].data
+    except (OSError, KeyError, ValueError) as error:
+        raise ConfigError(f"{path} is not a readable hetsnn NIR export: {error}") from None
+    decay = {"forward-euler": "euler", "exponential": "exp"}[str(graph.metadata["discretisation"])]
+    result = {}
+    for dtype in ("float64", "float32"):
+        spikes, readout = simulate(lif, inputs, Discretisation(decay=decay), np.dtype(dtype))
+        wanted = data.nodes[HIDDEN].observables[f"spikes_{dtype}"].data
+        wanted_readout = data.nodes[READOUT].observables[f"v_{dtype}"].data
+        result[dtype] = {
+            "mismatches": int(np.sum(spikes != wanted)),
+            "entries": int(spikes.size),
+            "spikes": int(wanted.sum()),
+            "readout_max_abs_diff": float(np.max(np.abs(readout - wanted_readout))),
+        }
+    return result
+
+
+def verification_lines(path: Path, result: dict) -> str:
+    lines = [f"{path}:"]
+    for dtype, r in result.items():
+        lines.append(
+            f"  {dtype}: {r['mismatches']} hidden-spike mismatches in {r['entries']:,} entries "
+            f"({r['spikes']:,} spikes in hetsnn's simulation); read-out max |diff| "
+            f"{r['readout_max_abs_diff']:.3g}"
+        )
+    return "\n".join(lines)
+
+
+def portability_markdown(tables: dict[str, list[dict]], reference_spikes: np.ndarray) -> str:
+    """One row per importer, one column per exported profile: the hidden-spike mismatches
+    against hetsnn's float64 simulation, or why the importer refuses that file."""
+    names = list(tables)
+    total = int(reference_spikes.sum())
+    lines = [
+        f"Hidden spikes that differ from hetsnn's (float64; hetsnn fired {total:,} spikes in "
+        f"{reference_spikes.size:,} neuron-steps), per importer and exported profile.",
+        "",
+        "| importer | what it keeps of a LIF node | " + " | ".join(names) + " |",
+        "| --- | --- |" + " --- |" * len(names),
+    ]
+    for i, importer in enumerate(importers.IMPORTERS):
+        cells = []
+        for name in names:
+            row = tables[name][i]
+            cells.append(row["outcome"] if row["mismatches"] is None else f"{row['mismatches']:,}")
+        lines.append(f"| {importer.name} | {importer.keeps} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

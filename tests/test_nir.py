@@ -1,0 +1,173 @@
+"""NIR export: profiles that change no spike, a reference interpreter that agrees with
+hetsnn's network, importer models checked against the importers' own recurrences, and the
+export -> verify-nir round trip of a trained smoke network through the CLI."""
+
+import dataclasses
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+from hetsnn.cli import main
+from hetsnn.errors import ConfigError
+from hetsnn.interop import importers, nir_export, profiles
+from hetsnn.interop.lif_graph import Discretisation, LifGraph, simulate
+from hetsnn.networks import FeedforwardSNN
+
+nir = pytest.importorskip("nir")
+
+N_IN, N_HIDDEN, N_OUT, STEPS = 3, 48, 2, 80
+
+
+def synthetic(seed=0, gap_floor=0.05) -> profiles.TrainedNetwork:
+    """A strongly heterogeneous layer: every property different in every neuron."""
+    rng = np.random.default_rng(seed)
+    v_rest = rng.normal(0.0, 0.2, N_HIDDEN)
+    return profiles.TrainedNetwork(
+        tau_m=rng.uniform(6.0, 200.0, N_HIDDEN),
+        v_th=v_rest + gap_floor + rng.gamma(2.0, 0.2, N_HIDDEN),
+        v_rest=v_rest,
+        resistance=rng.uniform(0.5, 2.0, N_HIDDEN),
+        w_in=rng.normal(0.0, 1.5, (N_IN, N_HIDDEN)),
+        w_out=rng.normal(0.0, 0.5, (N_HIDDEN, N_OUT)),
+        dt=5.0,
+        readout_tau=20.0,
+    )
+
+
+@pytest.fixture(scope="module")
+def network():
+    net = synthetic()
+    inputs = np.random.default_rng(1).normal(0.5, 1.0, (4, STEPS, N_IN))
+    spec = FeedforwardSNN(N_IN, N_HIDDEN, N_OUT, dt=net.dt, readout_tau=net.readout_tau)
+    with jax.enable_x64(True):
+        spikes, readout = nir_export.simulate_hetsnn(spec, nir_export.float64_params(net), inputs)
+    assert 0.05 < spikes.mean() < 0.6  # the test needs a network that fires, not saturates
+    return net, inputs, spikes, readout
+
+
+@pytest.mark.parametrize("profile", profiles.PROFILES)
+def test_every_profile_runs_hetsnns_network_spike_for_spike(network, profile):
+    net, inputs, spikes, readout = network
+    graph = profiles.to_graph(net, profile)
+    got_spikes, got_readout = simulate(graph, inputs)
+    assert np.array_equal(got_spikes, spikes)
+    np.testing.assert_allclose(got_readout, readout, rtol=0, atol=1e-12)
+
+
+def test_exp_time_constants_run_hetsnns_network_on_an_exponential_backend(network):
+    net, inputs, spikes, _ = network
+    graph = profiles.to_graph(net, "native", tau_for="exp")
+    exp_spikes, _ = simulate(graph, inputs, Discretisation(decay="exp"))
+    assert np.array_equal(exp_spikes, spikes)
+    # the same file read by a forward-Euler backend is another network
+    euler_spikes, _ = simulate(graph, inputs, Discretisation(decay="euler"))
+    assert np.sum(euler_spikes != spikes) > 0
+
+
+def test_snntorch_profile_matches_snntorchs_leaky_recurrence(network):
+    """snnTorch's import_from_nir (0819ba4) builds snn.Leaky(beta=1 - dt/tau, threshold,
+    reset_mechanism='zero', reset_delay=False): mem = beta mem + W x; spk = mem > thr;
+    mem = mem (1 - spk). Transcribed here apart from the shared interpreter."""
+    net, inputs, spikes, _ = network
+    graph = profiles.to_graph(net, "snntorch")
+    assert np.allclose(graph.v_leak, 0) and np.unique(graph.v_threshold).size == 1
+    assert np.allclose(graph.r * graph.dt / graph.tau, 1.0)  # w_scale = 1: no threshold hack
+    beta = 1 - graph.dt / graph.tau
+    mem = np.zeros((inputs.shape[0], N_HIDDEN))
+    leaky = np.zeros_like(spikes)
+    for t in range(STEPS):
+        mem = beta * mem + inputs[:, t] @ graph.w_in.T
+        fired = mem > graph.v_threshold[0]
+        mem = mem * (1 - fired)
+        leaky[:, t] = fired
+    assert np.array_equal(leaky, spikes)
+
+
+def test_snntorch_profile_refuses_a_threshold_at_or_below_rest():
+    net = synthetic()
+    v_th = net.v_th.copy()
+    v_th[3] = net.v_rest[3] - 0.1
+    with pytest.raises(ConfigError, match="1 of 48 neurons"):
+        profiles.to_graph(dataclasses.replace(net, v_th=v_th), "snntorch")
+
+
+def test_importer_models_keep_and_drop_what_their_sources_do(network):
+    net, inputs, spikes, _ = network
+    native = importers.portability(profiles.to_graph(net, "native"), inputs, spikes)
+    canonical = importers.portability(profiles.to_graph(net, "canonical"), inputs, spikes)
+    snntorch = importers.portability(profiles.to_graph(net, "snntorch"), inputs, spikes)
+    by_name = {row["importer"]: i for i, row in enumerate(native)}
+
+    def outcome(rows, name):
+        return rows[by_name[name]]
+
+    # snnTorch: refuses v_leak != 0 and per-neuron thresholds, runs its own profile exactly
+    assert "v_leak" in outcome(native, "snnTorch")["outcome"]
+    assert "one v_threshold" in outcome(canonical, "snnTorch")["outcome"]
+    assert outcome(snntorch, "snnTorch")["mismatches"] == 0
+    # Norse drops r and v_reset: harmless once they are 1 and 0 (canonical), not before
+    assert outcome(canonical, "Norse")["mismatches"] == 0
+    assert outcome(native, "Norse")["mismatches"] > 0
+    # Lava-DL converts no LIF node; an exponential backend reads Euler time constants wrongly
+    assert outcome(native, "Lava-DL")["mismatches"] is None
+    assert outcome(native, "exponential backend")["mismatches"] > 0
+    assert outcome(native, "Spyx")["mismatches"] > 0
+
+
+def test_graph_survives_nir_write_and_read(tmp_path, network):
+    net = network[0]
+    graph = profiles.to_graph(net, "native")
+    path = tmp_path / "net.nir"
+    nir.write(path, graph.to_nir({"dt": graph.dt, "discretisation": "forward-euler"}))
+    back = LifGraph.from_nir(nir.read(path))
+    for field in ("w_in", "tau", "r", "v_leak", "v_threshold", "v_reset", "w_out"):
+        assert np.array_equal(getattr(back, field), getattr(graph, field)), field
+    assert back.dt == graph.dt
+
+
+def test_trained_smoke_network_exports_in_every_profile_and_verifies(
+    memory_smoke_run, tmp_path, capsys
+):
+    out = tmp_path / "nir"
+    args = ["export-nir", str(memory_smoke_run), "--out", str(out), "--samples", "3"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    graphs = sorted(out.glob("*.nir"))
+    graphs = [g for g in graphs if not g.name.endswith(".data.nir")]
+    written = {g.name.rsplit("-", 1)[1].removesuffix(".nir") for g in graphs}
+    skipped = {p for p in profiles.PROFILES if f"{p}: not written" in printed}
+    assert written | skipped == set(profiles.PROFILES) and {"native", "canonical"} <= written
+    for graph in graphs:
+        assert main(["verify-nir", str(graph)]) == 0
+        result = nir_export.verify(graph)
+        assert result["float64"]["mismatches"] == 0
+        assert result["float64"]["spikes"] > 0
+        metadata = nir.read(graph).metadata
+        assert float(metadata["dt"]) == pytest.approx(0.005)
+        assert metadata["discretisation"] == "forward-euler"
+    assert "| Norse |" in printed and any(out.glob("*-portability.md"))
+
+
+def test_verify_nir_catches_a_changed_threshold(memory_smoke_run, tmp_path):
+    out = tmp_path / "nir"
+    assert main(["export-nir", str(memory_smoke_run), "--out", str(out), "--profile",
+                 "native", "--samples", "2"]) == 0  # fmt: skip
+    graph_path = next(out.glob("*-native.nir"))
+    graph = nir.read(graph_path)
+    graph.nodes["hidden"].v_threshold = graph.nodes["hidden"].v_threshold - 0.2
+    tampered = tmp_path / "tampered.nir"
+    nir.write(tampered, graph)
+    shutil.copy(nir_export.data_path(graph_path), nir_export.data_path(tampered))
+    assert main(["verify-nir", str(tampered)]) == 1
+    assert nir_export.verify(tampered)["float64"]["mismatches"] > 0
+
+
+def test_export_errors_are_one_line(memory_smoke_run, tmp_path, capsys):
+    assert main(["export-nir", str(tmp_path)]) == 2
+    assert main(["export-nir", str(memory_smoke_run), "--point", "nope"]) == 2
+    assert main(["export-nir", str(memory_smoke_run), "--seed", "99"]) == 2
+    assert main(["verify-nir", str(tmp_path / "missing.nir")]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 4 and all(e.startswith("hetsnn: error: ") for e in errors)
