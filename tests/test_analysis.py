@@ -229,3 +229,20 @@ def test_ks_from_recorded_quantiles_matches_the_exact_statistic():
             for row in x
         ]
         np.testing.assert_allclose(approx, exact, atol=0.01 + 1 / 512)
+
+
+def test_mean_interval_stays_within_the_seeds_and_covers_the_mean():
+    from hetsnn.analysis.intervals import mean_interval
+
+    rewards = np.array(
+        [[1.0, 1.0, -1.0, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0, 1.0], [0.2, 0.2, 0.2, 0.3, 0.1]]
+    )
+    mean, low, high = mean_interval(rewards, axis=1)
+    assert np.all(low >= rewards.min(axis=1)) and np.all(high <= rewards.max(axis=1))
+    assert np.all(low <= mean) and np.all(mean <= high)
+    assert low[1] == high[1] == 1.0  # identical seeds: no spread to show
+    assert low[0] < 0.4 < high[0]  # a real spread gives a real interval
+    one = mean_interval(np.array([[0.5]]), axis=1)
+    assert one[1][0] == one[2][0] == 0.5
+    # mean +- std of the first row would run past the reward bound of 1
+    assert rewards[0].mean() + rewards[0].std() > 1.0 >= high[0]

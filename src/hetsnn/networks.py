@@ -112,7 +112,7 @@ class FeedforwardSNN:
         spike_fn = self.spike_fn
 
         store = jnp.dtype(self.state_dtype)
-        compute = jnp.promote_types(store, jnp.float32)
+        compute = jnp.dtype(jnp.float64 if store == jnp.float64 else jnp.float32)
 
         def sim_step(carry, _):
             v, readout = (x.astype(compute) for x in carry)

@@ -4,8 +4,10 @@
 
 * ``table.md`` / ``table.csv``: per arm and x, the final centre's reward (mean +- std over
   seeds) and the reward of all individuals of the last generation (pooled over seeds);
-* ``reward.png``: final reward vs x, one line per arm, +-1 std band over seeds;
-* ``curves.png``: the centre's reward over generations (or training episodes), one panel per x;
+* ``reward.png``: final reward vs x per arm: every seed as a dot, the mean with its 95 %
+  bootstrap interval (:mod:`hetsnn.analysis.intervals`);
+* ``curves.png``: the centre's reward over generations (or training episodes), one panel per
+  x, mean over seeds with its bootstrap interval;
 * ``membrane.png`` (BPTT runs): distribution of the pre-reset potential relative to
   threshold during training, with the share of local BPTT factors above 1;
 * ``firing-<x>.png`` (runs with firing-rate probes, e.g. classification): heat maps of the
@@ -35,6 +37,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from hetsnn import storage  # noqa: E402
+from hetsnn.analysis.intervals import caption, mean_interval  # noqa: E402
 from hetsnn.errors import RunDirError  # noqa: E402
 from hetsnn.experiments.base import MANIFEST  # noqa: E402
 from hetsnn.run import METRICS, PROBES, RESULT  # noqa: E402
@@ -101,7 +104,7 @@ def finished_points(run_dir: Path, manifest: dict) -> Iterator[tuple[dict, Path]
 
 
 def summarise(result: dict) -> dict:
-    """Seeds, the final centre's reward (mean, std over seeds) and the last generation's
+    """Seeds, the final centre's reward (each seed's, mean, std) and the last generation's
     population reward (pooled over seeds) of one run's result."""
     centre = np.asarray(result["final_centre_reward"], float)
     pop_mean, pop_std = pooled_mean_std(
@@ -109,6 +112,7 @@ def summarise(result: dict) -> dict:
     )
     return {
         "seeds": centre.size,
+        "centre_values": centre.tolist(),
         "centre_mean": float(centre.mean()),
         "centre_std": float(centre.std()),
         "population_mean": pop_mean,
@@ -163,42 +167,60 @@ def markdown_table(manifest: dict, rows: list[dict]) -> str:
 
 
 def csv_table(rows: list[dict]) -> str:
+    """CSV of ``rows``; a list (e.g. one value per seed) becomes space-separated values."""
     buffer = io.StringIO()
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        for row in rows:
+            writer.writerow(
+                {k: " ".join(map(str, v)) if isinstance(v, list) else v for k, v in row.items()}
+            )
     return buffer.getvalue()
 
 
 def reward_figure(manifest: dict, rows: list[dict], path: Path) -> None:
+    """Final score vs x per arm: every seed as a dot, the mean as a line, and its 95 %
+    bootstrap interval as a band (which, unlike mean +- std, stays within the score's
+    bounds). Arms are shifted sideways a little so their dots do not cover each other."""
     by_arm = defaultdict(list)
     for r in sorted(rows, key=lambda r: r["x"]):
         by_arm[r["arm"]].append(r)
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    for arm, arm_rows in by_arm.items():
-        x = np.array([r["x"] for r in arm_rows])
-        mean = np.array([r["centre_mean"] for r in arm_rows])
-        std = np.array([r["centre_std"] for r in arm_rows])
-        (line,) = ax.plot(x, mean, marker="o", label=arm)
-        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    xs = sorted({r["x"] for r in rows})
+    shift = 0.012 * (xs[-1] - xs[0] if len(xs) > 1 else 1.0)
+    fig, ax = plt.subplots(figsize=(7.5, 4), dpi=120)
+    for i, (arm, arm_rows) in enumerate(by_arm.items()):
+        x = np.array([r["x"] for r in arm_rows]) + (i - (len(by_arm) - 1) / 2) * shift
+        mean, low, high = zip(*(mean_interval(r["centre_values"]) for r in arm_rows), strict=True)
+        (line,) = ax.plot(x, mean, marker="o", markersize=3, label=arm)
+        ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+        for xi, r in zip(x, arm_rows, strict=True):
+            seeds = np.asarray(r["centre_values"])
+            ax.scatter(np.full(seeds.size, xi), seeds, s=8, color=line.get_color(), alpha=0.45,
+                       linewidths=0)  # fmt: skip
     ax.set_xlabel(manifest["x_label"])
     ax.set_ylabel(manifest["y_label"])
-    ax.set_title(f"{manifest['experiment']} ({manifest['preset']} preset)")
+    ax.set_title(
+        f"{manifest['experiment']} ({manifest['preset']} preset)\ndots: seeds; "
+        + caption([r["seeds"] for r in rows]),
+        fontsize=9,
+    )
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
     save_figure(fig, path)
 
 
 def curves_figure(run_dir: Path, manifest: dict, path: Path) -> None:
+    """The centre's score over training, one panel per x: the mean over seeds with its
+    95 % bootstrap interval as a band; the legend sits below the panels."""
     xs = sorted({p["x"] for p in manifest["points"]})
     cols = min(3, len(xs))
     nrows = -(-len(xs) // cols)
     fig, axes = plt.subplots(
-        nrows, cols, figsize=(4 * cols, 3 * nrows), dpi=100, squeeze=False, sharey=True
+        nrows, cols, figsize=(4 * cols, 3 * nrows + 0.6), dpi=100, squeeze=False, sharey=True
     )
-    colours = {}
+    colours, seeds = {}, set()
     by_episodes = manifest.get("curve_x") == "episodes"
     for point, folder in finished_points(run_dir, manifest):
         metrics = storage.read_jsonl(folder / METRICS)
@@ -209,19 +231,23 @@ def curves_figure(run_dir: Path, manifest: dict, path: Path) -> None:
         if by_episodes:
             result = storage.read_json(folder / RESULT)
             generation = generation * result["training_episodes_per_generation"]
-        centre = np.array([m["centre_reward"] for m in metrics])
+        centre = np.array([m["centre_reward"] for m in metrics])  # (generations, seeds)
+        seeds.add(centre.shape[1])
+        mean, low, high = mean_interval(centre, axis=1)
         colour = colours.setdefault(point["arm"], f"C{len(colours)}")
-        ax.plot(generation, centre.mean(axis=1), color=colour, label=point["arm"])
+        ax.plot(generation, mean, color=colour, label=point["arm"], linewidth=1)
+        ax.fill_between(generation, low, high, color=colour, alpha=0.2, linewidth=0)
         ax.set_title(f"{manifest['x_label']} = {point['x']:g}", fontsize=9)
     for ax in axes.flat[: len(xs)]:
         ax.set_xlabel("training episodes" if by_episodes else "generation")
+        ax.set_ylabel("the centre's training fitness", fontsize=8)
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(xs) :]:
         ax.set_visible(False)
-    axes[0, 0].set_ylabel("centre reward (mean over seeds)")
     handles = [plt.Line2D([], [], color=c, label=a) for a, c in colours.items()]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=8)
+    fig.suptitle(caption(sorted(seeds) or [0]), fontsize=9)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     save_figure(fig, path)
 
 
@@ -329,21 +355,28 @@ def firing_heatmaps(rows: list[dict], x: float, x_label: str, path: Path) -> Non
 
 
 def firing_rate_figure(manifest: dict, rows: list[dict], path: Path) -> None:
-    """Mean firing rate of all hidden neurons vs generation, one panel per x."""
+    """Mean firing rate of all hidden neurons vs generation, one panel per x: the mean over
+    seeds with its 95 % bootstrap interval."""
     xs = sorted({r["x"] for r in rows})
-    fig, axes = plt.subplots(1, len(xs), figsize=(4.5 * len(xs), 3.2), dpi=100, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(xs), figsize=(4.5 * len(xs), 3.6), dpi=100, squeeze=False, sharey=True
+    )
+    colours = {}
     for r in rows:
         ax = axes[0, xs.index(r["x"])]
-        mean, std = r["mean_rate"].mean(axis=1), r["mean_rate"].std(axis=1)
-        (line,) = ax.plot(r["generations"], mean, marker=".", label=r["arm"])
-        ax.fill_between(r["generations"], mean - std, mean + std, color=line.get_color(), alpha=0.2)
+        mean, low, high = mean_interval(r["mean_rate"], axis=1)
+        colour = colours.setdefault(r["arm"], f"C{len(colours)}")
+        ax.plot(r["generations"], mean, marker=".", color=colour)
+        ax.fill_between(r["generations"], low, high, color=colour, alpha=0.2, linewidth=0)
         ax.set_title(f"{manifest['x_label']} {r['x']:g}", fontsize=9)
     for ax in axes.flat:
         ax.set_xlabel("generation (or update)")
+        ax.set_ylabel("mean hidden firing rate (Hz)", fontsize=8)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    axes[0, 0].set_ylabel("mean hidden firing rate (Hz)")
-    fig.tight_layout()
+    handles = [plt.Line2D([], [], color=c, label=a) for a, c in colours.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=7)
+    fig.suptitle(caption([r["mean_rate"].shape[1] for r in rows]), fontsize=9)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     save_figure(fig, path)
 
 

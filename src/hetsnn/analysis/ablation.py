@@ -147,6 +147,9 @@ def shapley_figure(tables: dict, players: list[str], path: Path, save_figure) ->
         ax.set_title(env)
         ax.grid(axis="y", alpha=0.3)
     axes[0, 0].set_ylabel("Shapley value (return)")
-    fig.suptitle("contribution of each trained property", fontsize=10)
+    fig.suptitle(
+        "contribution of each trained property (error bars: ±1 std over the per-seed games)",
+        fontsize=9,
+    )
     fig.tight_layout()
     save_figure(fig, path)

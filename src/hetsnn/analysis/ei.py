@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from hetsnn import storage
+from hetsnn.analysis.intervals import caption, mean_interval
 from hetsnn.errors import RunDirError
 from hetsnn.report import fmt, save_figure
 
@@ -96,14 +97,24 @@ def report(run_dir: Path, manifest: dict, out: Path) -> str:
     return table
 
 
-def _series(by_ratio: dict, ratios: list, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std over seeds of ``key`` at each ratio (NaN-aware)."""
-    stats = np.array([_mean_std([r[key] for r in by_ratio[x]]) for x in ratios])
-    return stats[:, 0], stats[:, 1]
+def _interval(values) -> tuple[float, float, float]:
+    """Mean over seeds and its bootstrap interval, NaN seeds left out (NaNs if none)."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return np.nan, np.nan, np.nan
+    return tuple(float(v) for v in mean_interval(values))
+
+
+def _series(by_ratio: dict, ratios: list, key: str) -> np.ndarray:
+    """``(3, ratios)``: mean over seeds of ``key`` at each ratio, and its interval."""
+    return np.array([_interval([r[key] for r in by_ratio[x]]) for x in ratios]).T
 
 
 def _figure(groups: dict, noise: list[str], path: Path) -> None:
-    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
+    """Per arm, against the excitatory share: the mean over seeds with its 95 % bootstrap
+    interval as error bars, each seed's accuracy as a dot; legends below the panels."""
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.3))
     for arm, by_ratio in groups.items():
         ratios = sorted(by_ratio)
 
@@ -111,22 +122,27 @@ def _figure(groups: dict, noise: list[str], path: Path) -> None:
             axes[:3], (["accuracy"], ["rate_e_hz", "rate_i_hz"], ["diversity_i"]), strict=True
         ):
             for key in keys:
-                mean, std = _series(by_ratio, ratios, key)
+                mean, low, high = _series(by_ratio, ratios, key)
                 label = (
                     arm
                     if len(keys) == 1
                     else f"{arm}, {key[5]}".replace(", e", ", E").replace(", i", ", I")
                 )
-                ax.errorbar(ratios, mean, std, marker="o", capsize=2, label=label)
-        last = noise[-1]
-        mean, _ = _series(by_ratio, ratios, last)
-        clean, _ = _series(by_ratio, ratios, noise[0])
+                ax.errorbar(ratios, mean, (mean - low, high - mean), marker="o", capsize=2,
+                            label=label)  # fmt: skip
+        for x in ratios:
+            seeds = [r["accuracy"] for r in by_ratio[x]]
+            axes[0].scatter([x] * len(seeds), seeds, s=8, alpha=0.4, color="k", linewidths=0)
+        mean = _series(by_ratio, ratios, noise[-1])[0]
+        clean = _series(by_ratio, ratios, noise[0])[0]
         axes[3].plot(ratios, clean - mean, marker="o", label=arm)
     axes[0].set(xlabel="excitatory share", ylabel="test accuracy")
     axes[1].set(xlabel="excitatory share", ylabel="mean firing rate (Hz)")
     axes[2].set(xlabel="excitatory share", ylabel="inhibitory diversity (van Rossum)")
     axes[3].set(xlabel="excitatory share", ylabel=f"accuracy lost at weight noise {noise[-1][6:]}")
-    for ax in axes:
-        ax.legend(fontsize="x-small")
+    seeds = {len(runs) for by_ratio in groups.values() for runs in by_ratio.values()}
+    fig.suptitle(f"dots: seeds; {caption(sorted(seeds), 'error bars')}", fontsize=9)
+    for ax in axes:  # each panel's own legend, under it
+        ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     fig.tight_layout()
     save_figure(fig, path)
