@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from hetsnn import storage
+from hetsnn.analysis.intervals import caption, mean_interval
 from hetsnn.errors import RunDirError
 from hetsnn.experiments.quenched import cell_path, robustness_path
 from hetsnn.report import fmt, save_figure
@@ -140,22 +141,37 @@ def _robustness_table(kind: str, sweeps: dict, names: list[str], settings: dict)
     return "\n".join(lines)
 
 
+def _error_bars(ax, x, values: np.ndarray, names: list[str]) -> None:
+    """``values: (x, seeds, distributions)``: per distribution, the mean over seeds with its
+    95 % bootstrap interval as error bars."""
+    mean, low, high = mean_interval(values, axis=1)  # (x, distributions)
+    for j, name in enumerate(names):
+        m = mean[:, j]
+        ax.errorbar(x, m, (m - low[:, j], high[:, j] - m), marker="o", markersize=3, capsize=2,
+                    label=name)  # fmt: skip
+
+
+def _legend_below(fig, axes, seeds: int) -> None:
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize="small")
+    fig.suptitle(caption([seeds], "error bars"), fontsize=9)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+
+
 def _sizes_figure(loaded: dict, names: list[str], suite: SuiteConfig, path: Path) -> None:
     fig, axes = plt.subplots(
-        len(loaded), len(FAMILIES), figsize=(4 * len(FAMILIES), 3.2 * len(loaded)), squeeze=False
-    )
+        len(loaded), len(FAMILIES), figsize=(4 * len(FAMILIES), 3.2 * len(loaded) + 0.8),
+        squeeze=False,
+    )  # fmt: skip
+    seeds = 0
     for row, (kind, cells) in zip(axes, loaded.items(), strict=True):
         families = family_scores(cells["scores"], suite)
         for ax, family in zip(row, FAMILIES, strict=True):
-            mean, std = _mean_std(families[family], 1)
-            for j, name in enumerate(names):
-                ax.errorbar(
-                    cells["sizes"], mean[:, j], std[:, j], marker="o", capsize=2, label=name
-                )
+            seeds = families[family].shape[1]  # (sizes, seeds, distributions)
+            _error_bars(ax, cells["sizes"], families[family], names)
             ax.set_xscale("log", base=2)
-            ax.set(title=f"{kind}: {family}", xlabel="reservoir size N")
-    axes[0, 0].legend(fontsize="small")
-    fig.tight_layout()
+            ax.set(title=f"{kind}: {family}", xlabel="reservoir size N", ylabel=family)
+    _legend_below(fig, axes, seeds)
     save_figure(fig, path)
 
 
@@ -172,19 +188,18 @@ def _memory_figure(loaded: dict, names: list[str], suite: SuiteConfig, path: Pat
 
 
 def _robustness_figure(robust: dict, names: list[str], settings: dict, path: Path) -> None:
-    fig, axes = plt.subplots(len(robust), 2, figsize=(10, 3.5 * len(robust)), squeeze=False)
+    fig, axes = plt.subplots(len(robust), 2, figsize=(10, 3.5 * len(robust) + 0.8), squeeze=False)
+    seeds = 0
     for row, (kind, sweeps) in zip(axes, robust.items(), strict=True):
         for ax, sweep, label in (
             (row[0], "scale", "recurrent weights multiplied by"),
             (row[1], "removed", "share of recurrent weights removed"),
         ):
             x = settings["scales" if sweep == "scale" else "removed"]
-            mean, std = _mean_std(sweeps[sweep])
-            for j, name in enumerate(names):
-                ax.errorbar(x, mean[j], std[j], marker="o", capsize=2, label=name)
+            seeds = sweeps[sweep].shape[0]  # (seeds, distributions, x)
+            _error_bars(ax, x, np.transpose(sweeps[sweep], (2, 0, 1)), names)
             ax.set(title=kind, xlabel=label, ylabel="suite score")
-    axes[0, 0].legend(fontsize="small")
-    fig.tight_layout()
+    _legend_below(fig, axes, seeds)
     save_figure(fig, path)
 
 
