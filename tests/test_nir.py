@@ -171,3 +171,11 @@ def test_export_errors_are_one_line(memory_smoke_run, tmp_path, capsys):
     assert main(["verify-nir", str(tmp_path / "missing.nir")]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 4 and all(e.startswith("hetsnn: error: ") for e in errors)
+
+
+def test_bad_choices_fail_before_anything_is_written(memory_smoke_run, tmp_path, capsys):
+    out = tmp_path / "nir"
+    assert main(["export-nir", str(memory_smoke_run), "--tau-for", "rk4", "--out", str(out)]) == 2
+    assert main(["export-nir", str(memory_smoke_run), "--profile", "lava", "--out", str(out)]) == 2
+    assert "--tau-for 'rk4'" in capsys.readouterr().err
+    assert not out.exists()

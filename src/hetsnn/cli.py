@@ -80,7 +80,9 @@ def _parser() -> argparse.ArgumentParser:
         "verify them and report what each known importer keeps",
     )
     export.add_argument("run_dir", type=Path)
-    export.add_argument("--point", help="point of the experiment (default: the first finished)")
+    export.add_argument(
+        "--point", help="point of the experiment (default: the first finished, by name)"
+    )
     export.add_argument("--seed", type=int, default=0, help="which seed's network (default 0)")
     export.add_argument(
         "--profile",

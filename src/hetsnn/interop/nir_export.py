@@ -45,6 +45,7 @@ SPIKE_CONDITION = (
     "forward Euler step, then a spike where v >= v_threshold, then v = v_reset in the same "
     "step; the read-out integrates the spikes of that same step (no synaptic delay)"
 )
+DECAYS = {"forward-euler": "euler", "exponential": "exp"}  # metadata name -> Discretisation
 _INPUT_STREAM = 0x41B  # fold-in constant for the recorded episodes' keys
 DEFAULT_SAMPLES = 8
 
@@ -129,11 +130,11 @@ def reference_inputs(run: LoadedRun, samples: int, seed: int = 0) -> np.ndarray:
 def simulate_hetsnn(network: FeedforwardSNN, params: NetworkParams, inputs: np.ndarray):
     """hetsnn's own network on ``inputs: (S, T, n_in)``, one simulation step per input row,
     in the dtype of ``params``: ``(spikes (S, T, H) bool, readout (S, T, n_out))``."""
-    dtype = str(params.w_in.dtype)
-    net = dataclasses.replace(network, steps_per_input=1, state_dtype=dtype)
-    if dtype == "float32":  # as the run stored and computed its states
-        net = dataclasses.replace(net, state_dtype=network.state_dtype)
-    xs = jnp.asarray(inputs, params.w_in.dtype).swapaxes(0, 1)  # time-major
+    dtype = params.w_in.dtype
+    # float64 throughout for the reference; otherwise the states as the run stored them
+    state_dtype = "float64" if dtype == jnp.float64 else network.state_dtype
+    net = dataclasses.replace(network, steps_per_input=1, state_dtype=state_dtype)
+    xs = jnp.asarray(inputs, dtype).swapaxes(0, 1)  # time-major
     _, readouts, spikes = net.unroll(params, net.init_state(params, xs.shape[1:2]), xs)
     return np.asarray(spikes).swapaxes(0, 1) > 0, np.asarray(readouts).swapaxes(0, 1)
 
@@ -173,7 +174,7 @@ def _metadata(run: LoadedRun, profile: str, tau_for: str, inputs: np.ndarray) ->
         "profile": profile,
         "dt": network.dt * profiles.MS,
         "time_unit": "s",
-        "discretisation": {"euler": "forward-euler", "exp": "exponential"}[tau_for],
+        "discretisation": {decay: name for name, decay in DECAYS.items()}[tau_for],
         "spike_condition": SPIKE_CONDITION,
         "steps_per_input": network.steps_per_input,
         "initial_state": "hidden v = v_leak, read-out v = 0",
@@ -231,6 +232,7 @@ def export(
     nir = _nir()
     if samples < 1:
         raise ConfigError(f"--samples must be at least 1, got {samples}")
+    profiles.check_choices(profile_names, tau_for)
     run = load_run(run_dir, point, seed)
     graphs, skipped = {}, {}
     for name in profile_names:
@@ -240,6 +242,8 @@ def export(
             if len(profile_names) == 1:
                 raise
             skipped[name] = str(error)
+    if not graphs:
+        raise ConfigError("; ".join(f"{name}: {reason}" for name, reason in skipped.items()))
     inputs = reference_inputs(run, samples)
     references = hetsnn_references(run, inputs)
     out = Path(out) if out else Path(run_dir) / "nir"
@@ -278,16 +282,21 @@ def verify(path: Path) -> dict:
     try:
         graph = nir.read(path)
         lif = LifGraph.from_nir(graph)
+        decay = DECAYS[str(graph.metadata["discretisation"])]
         data = nir.read_data(str(data_path(path)))
         inputs = data.nodes[INPUT].observables["x"].data
+        recorded = {
+            dtype: (
+                data.nodes[HIDDEN].observables[f"spikes_{dtype}"].data,
+                data.nodes[READOUT].observables[f"v_{dtype}"].data,
+            )
+            for dtype in ("float64", "float32")
+        }
     except (OSError, KeyError, ValueError) as error:
-        raise ConfigError(f"{path} is not a readable hetsnn NIR export: {error}") from None
-    decay = {"forward-euler": "euler", "exponential": "exp"}[str(graph.metadata["discretisation"])]
+        raise ConfigError(f"{path} is not a readable hetsnn NIR export: {error!r}") from None
     result = {}
-    for dtype in ("float64", "float32"):
+    for dtype, (wanted, wanted_readout) in recorded.items():
         spikes, readout = simulate(lif, inputs, Discretisation(decay=decay), np.dtype(dtype))
-        wanted = data.nodes[HIDDEN].observables[f"spikes_{dtype}"].data
-        wanted_readout = data.nodes[READOUT].observables[f"v_{dtype}"].data
         result[dtype] = {
             "mismatches": int(np.sum(spikes != wanted)),
             "entries": int(spikes.size),

@@ -55,11 +55,10 @@ class TrainedNetwork:
 
     @classmethod
     def from_centres(cls, arrays: dict, seed: int, dt: float, readout_tau: float):
-        """Seed ``seed`` of the arrays of a run's centres.npz."""
-        pick = {k: np.asarray(arrays[k][seed], np.float64) for k in cls._ARRAYS}
+        """Seed ``seed`` of the arrays of a run's centres.npz (same keys as the fields)."""
+        names = ("tau_m", "v_th", "v_rest", "resistance", "w_in", "w_out")
+        pick = {k: np.asarray(arrays[k][seed], np.float64) for k in names}
         return cls(**pick, dt=float(dt), readout_tau=float(readout_tau))
-
-    _ARRAYS = ("tau_m", "v_th", "v_rest", "resistance", "w_in", "w_out")
 
     @property
     def decay(self) -> np.ndarray:
@@ -74,12 +73,18 @@ def _time_constant(tau_ms: np.ndarray, dt_ms: float, tau_for: str) -> np.ndarray
     return -dt_ms * MS / np.log1p(-dt_ms / tau_ms)
 
 
-def to_graph(net: TrainedNetwork, profile: str, tau_for: str = "euler") -> LifGraph:
-    """The graph numbers of ``net`` in ``profile`` (ConfigError where it cannot be written)."""
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown NIR profile {profile!r}: choose one of {PROFILES}")
+def check_choices(profile_names, tau_for: str) -> None:
+    """ConfigError for an unknown profile or time-constant choice."""
+    for profile in profile_names:
+        if profile not in PROFILES:
+            raise ConfigError(f"unknown NIR profile {profile!r}: choose one of {PROFILES}")
     if tau_for not in TAU_FOR:
         raise ConfigError(f"unknown --tau-for {tau_for!r}: choose one of {TAU_FOR}")
+
+
+def to_graph(net: TrainedNetwork, profile: str, tau_for: str = "euler") -> LifGraph:
+    """The graph numbers of ``net`` in ``profile`` (ConfigError where it cannot be written)."""
+    check_choices((profile,), tau_for)
     n_out = net.w_out.shape[1]
     tau = _time_constant(net.tau_m, net.dt, tau_for)
     readout_tau = _time_constant(np.full(n_out, net.readout_tau), net.dt, tau_for)
