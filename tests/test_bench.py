@@ -33,17 +33,69 @@ def test_flop_count_by_hand():
     assert bench.stream_flops(2, 3, 5) == 5 * (2 * 3 * 18 + 2 * 16 * 3)
 
 
-def test_smoke_bench_writes_json_and_table(tmp_path, capsys):
-    assert main(["bench", "--preset", "smoke", "--no-references", "--out", str(tmp_path)]) == 0
+def test_smoke_bench_races_the_peer_on_the_same_fitness(tmp_path, shared_data):
+    """Every workload row times hetsnn against the vmapped JAX + evosax peer, which must
+    compute the same fitness for the same individuals (the image path only up to the
+    rounding of its fused read-out)."""
+    assert main(["bench", "--preset", "smoke", "--out", str(tmp_path)]) == 0
     rows = storage.read_json(tmp_path / "bench.json")
-    assert [r["workload"] for r in rows] == ["stream", "memory", "cartpole"]
+    assert [r["workload"] for r in rows] == [
+        "stream", "memory L=5", "cartpole cap 50", "mnist 8 images"
+    ]  # fmt: skip
     for row in rows:
-        assert row["seconds"] > 0 and row["compile_seconds"] > 0
+        assert row["seconds"] > 0 and row["compile_seconds"] > 0 and row["times_floor"] > 0
+        assert row["allocator"] in ("system", "tcmalloc")
         assert row["neuron_updates_per_second"] == pytest.approx(
             row["env_steps_per_second"] * row["n_hidden"]
         )
+    for row in rows[1:]:
+        assert row["peer_seconds"] > 0
+        assert row["speedup_vs_peer"] == pytest.approx(row["peer_seconds"] / row["seconds"])
+        assert row["peer_fitness_max_abs_diff"] < 1e-4
     table = (tmp_path / "bench.md").read_text()
     assert table.count("\n") == 2 + len(rows)
+
+
+def test_peer_fitness_differs_for_another_network(shared_data):
+    """The equality check can fail: a peer with other read-out weights scores otherwise."""
+    import dataclasses
+
+    from hetsnn import bench_peers, training
+    from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
+    from hetsnn.genome import PROPERTIES
+
+    work = bench.workloads("smoke")[0]
+    config = RunConfig(
+        work.task,
+        NetworkConfig(n_hidden=work.n_hidden),
+        StrategyConfig(population=work.population),
+        trainable=PROPERTIES,
+    )
+    spec = training.RunSpec.from_config(config)
+    states = training.init_states(spec, config.network.neuron, 0, 1)
+    base = jax.tree.map(lambda x: x[0], states.base)
+    peer = bench_peers.PeerNetwork.from_base(base, 5.0, 20.0, 1)
+    key, genome = jax.random.key(3), bench_peers.genome_of(base.hidden)
+    ours = spec.fitness(spec.genome.flatten(base), base, key, None)
+    same = bench_peers.peer_fitness(work.task, peer)(genome, key, None)
+    other = dataclasses.replace(peer, w_out=-peer.w_out)
+    flipped = bench_peers.peer_fitness(work.task, other)(genome, key, None)
+    assert float(ours) == float(same) and float(flipped) != float(ours)
+
+
+def test_generation_flops_by_hand():
+    from hetsnn import training
+    from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
+    from hetsnn.genome import PROPERTIES
+    from hetsnn.tasks import MemoryTask
+
+    task = MemoryTask(memory_length=5, episodes=2)
+    config = RunConfig(task, NetworkConfig(n_hidden=10), StrategyConfig(population=4),
+                       trainable=PROPERTIES)  # fmt: skip
+    spec = training.RunSpec.from_config(config)
+    # 5 individuals x 2 episodes x steps x 10 neurons x (7 + 2 n_in + 2 n_out)
+    per_step = 10 * (7 + 2 * spec.network.n_in + 2 * spec.network.n_out)
+    assert bench.generation_flops(spec, 4) == 5 * 2 * task.steps_per_episode * per_step
 
 
 def test_unknown_bench_preset_is_refused(capsys):

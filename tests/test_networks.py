@@ -72,3 +72,45 @@ def test_bfloat16_state_stays_close_to_float32():
     assert not bool(jnp.all(spikes == low_spikes))  # the option does change the arithmetic
     error = jnp.abs(low_readouts - readouts).mean() / jnp.abs(readouts).mean()
     assert float(error) < 0.05
+
+
+def test_held_input_path_equals_the_step_by_step_readout_and_gradient():
+    """For steps_per_input > 1 the read-out is carried as a decayed spike trace with one
+    ``@ w_out`` at the end; it must equal presenting the input step by step, from a state
+    whose read-out is not zero, in value and in gradient (BPTT trains through it)."""
+    held, params = make(n_in=6, n_hidden=64, n_out=3, steps_per_input=4)
+    single = FeedforwardSNN(n_in=6, n_hidden=64, n_out=3)
+    keys = jax.random.split(jax.random.key(9), 4)
+    hidden = params.hidden.replace(
+        tau_logit=params.hidden.tau_logit + jax.random.normal(keys[0], (64,)),
+        v_th=params.hidden.v_th + 0.2 * jax.random.normal(keys[1], (64,)),
+        resistance=params.hidden.resistance * jnp.exp(0.3 * jax.random.normal(keys[2], (64,))),
+    )
+    params = params.replace(hidden=hidden)
+    x = jax.random.normal(keys[3], (2, 32, 6)) * 2.0  # two inputs, 32 in a batch
+
+    def held_readout(p):
+        state = held.init_state(p, (32,))
+        state, _, _ = held.step(p, state, x[0])  # a non-zero read-out to carry
+        _, readout, count = held.step(p, state, x[1])
+        return readout, count
+
+    def single_readout(p):
+        xs = jnp.concatenate(
+            [jnp.broadcast_to(x[0], (4, 32, 6)), jnp.broadcast_to(x[1], (4, 32, 6))]
+        )
+        _, readouts, counts = single.unroll(p, single.init_state(p, (32,)), xs)
+        return readouts[-1], counts[4:].sum(0)
+
+    (r_held, c_held), (r_single, c_single) = held_readout(params), single_readout(params)
+    assert float(c_held.mean()) > 0.1  # the layer fires, so the trace carries something
+    np.testing.assert_array_equal(c_held, c_single)
+    np.testing.assert_allclose(r_held, r_single, rtol=1e-5, atol=1e-6)
+
+    def loss(fn):
+        return lambda p: jnp.sum(jnp.tanh(fn(p)[0]))
+
+    g_held = jax.grad(loss(held_readout))(params)
+    g_single = jax.grad(loss(single_readout))(params)
+    for a, b in zip(jax.tree.leaves(g_held), jax.tree.leaves(g_single), strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6)

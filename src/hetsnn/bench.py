@@ -28,12 +28,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hetsnn import neurons, training
+from hetsnn import bench_peers, neurons, training
+from hetsnn.allocator import allocator
 from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
+from hetsnn.data.locations import DataNotFound
 from hetsnn.genome import PROPERTIES
 from hetsnn.networks import FeedforwardSNN
 from hetsnn.sharding import shard_population
-from hetsnn.tasks import CartPoleTask, MemoryTask
+from hetsnn.tasks import CartPoleTask, ClassificationTask, MemoryTask
 
 N_IN, N_OUT = 16, 4  # synthetic stream sizes
 NAIVE_SAMPLE = 64  # individuals timed by the naive reference
@@ -174,8 +176,15 @@ def torch_available() -> bool:
 
 
 def bench_stream(
-    population: int, n_hidden: int, grid: BenchGrid, references: bool, state_dtype: str
+    population: int,
+    n_hidden: int,
+    grid: BenchGrid,
+    references: bool,
+    state_dtype: str,
+    matmul: float | None = None,
 ) -> dict:
+    """One stream row; ``times_floor`` against ``matmul`` GFLOP/s (default: a matmul of the
+    population's state size, measured here)."""
     steps = grid.stream_steps
     network, base, population_hidden, xs = stream_setup(
         population, n_hidden, steps, state_dtype=state_dtype
@@ -191,6 +200,8 @@ def bench_stream(
     row["gflops"] = stream_flops(population, n_hidden, steps) / seconds / 1e9
     row["matmul_gflops"] = matmul_gflops(population, n_hidden, grid.repeats)
     row["share_of_matmul_peak"] = row["gflops"] / row["matmul_gflops"]
+    row["times_floor"] = (matmul or row["matmul_gflops"]) / row["gflops"]
+    row["allocator"] = allocator()
     if references:
         sample = min(population, NAIVE_SAMPLE)
         one = jax.jit(stream_readout, static_argnums=0)
@@ -219,30 +230,145 @@ def bench_stream(
     return row
 
 
-# --- whole ES generations on tasks ----------------------------------------------------------
+# --- whole ES generations against the peer -------------------------------------------------
 
 
-def bench_task(
-    name: str, task, population: int, n_hidden: int, grid: BenchGrid, state_dtype: str
-) -> dict:
+@dataclass(frozen=True)
+class Workload:
+    """One ES generation of the Neuron arm on a task."""
+
+    name: str
+    task: object
+    population: int
+    n_hidden: int
+    steps_per_input: int = 1
+
+
+def workloads(preset: str) -> list[Workload]:
+    """The workloads of ``preset``; ``smoke`` is tiny, for the tests."""
+    if preset == "smoke":
+        return [
+            Workload("memory L=5", MemoryTask(memory_length=5, episodes=1), 8, 16),
+            Workload("cartpole cap 50", CartPoleTask(max_steps=50, episodes=1), 8, 16),
+            Workload(
+                "mnist 8 images",
+                ClassificationTask(batch=8, train_images=64, test_images=8),
+                8,
+                32,
+                steps_per_input=4,
+            ),  # fmt: skip
+        ]
+    population = 256
+    return [
+        Workload("memory L=25", MemoryTask(memory_length=25), population, 128),
+        Workload("memory L=60", MemoryTask(memory_length=60), population, 128),
+        Workload(
+            "mnist 128 images", ClassificationTask(batch=128), population, 1024, steps_per_input=4
+        ),  # fmt: skip
+        Workload("cartpole cap 500", CartPoleTask(max_steps=500, episodes=1), population, 128),
+    ]
+
+
+def generation_flops(spec, population: int) -> float:
+    """The arithmetic one generation needs (the population and the centre), counted as the
+    cheapest correct implementation does it: per hidden neuron and simulated step 7 for the
+    LIF update (integrate 5, compare 1, reset 1); per neuron and input ``2 n_in`` for the
+    input current (per individual for episodes; once per batch of images, whose input
+    weights every individual shares) and ``2 n_out`` for the read-out."""
+    network, task = spec.network, spec.task
+    h, spi = network.n_hidden, network.steps_per_input
+    individuals = population + 1
+    if isinstance(task, ClassificationTask):
+        per_individual = task.batch * h * (7 * spi + 2 * network.n_out)
+        return float(individuals * per_individual + 2 * task.batch * network.n_in * h)
+    inputs = task.episodes * task.steps_per_episode
+    return float(individuals * inputs * h * (7 * spi + 2 * network.n_in + 2 * network.n_out))
+
+
+def best_times(fns: list[Callable[[], object]], repeats: int, budget: float = 1.0) -> list[float]:
+    """Fastest call of each of ``fns``, called in turn (so a drift of the machine's speed
+    hits them alike) ``repeats`` times, or more while the round took under ``budget`` s."""
+    best = [np.inf] * len(fns)
+    rounds = 0
+    while rounds < repeats or (rounds < 50 and sum(best) * rounds < budget):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+        rounds += 1
+    return best
+
+
+def bench_workload(work: Workload, grid: BenchGrid, peer: bool, matmul: float) -> dict:
+    """hetsnn's compiled generations against the peer's, on the same network and inputs;
+    ``matmul``: the measured float32 matmul rate (GFLOP/s) that sets the floor."""
     config = RunConfig(
-        task,
-        NetworkConfig(n_hidden=n_hidden, state_dtype=state_dtype),
-        StrategyConfig(population=population),
+        work.task,
+        NetworkConfig(n_hidden=work.n_hidden, steps_per_input=work.steps_per_input),
+        StrategyConfig(population=work.population),
         trainable=PROPERTIES,
         generations=grid.generations,
         chunk=grid.generations,
     )
     spec = training.RunSpec.from_config(config)
+    data = jax.device_put(spec.task.load_data("train"))
     states = training.init_states(spec, config.network.neuron, 0, 1)
     start = time.perf_counter()
     program = training.compiled_chunk(spec, grid.generations, 1)
     compile_seconds = time.perf_counter() - start
-    jax.block_until_ready(program(states, None))  # first call: allocation, warm caches
-    seconds = best_time(lambda: jax.block_until_ready(program(states, None)), grid.repeats)
-    env_steps = training.env_steps_per_generation(spec, 1)
-    per_generation = seconds / grid.generations
-    return _row(name, spec.network, population, compile_seconds, per_generation, env_steps)
+
+    def ours():
+        return jax.block_until_ready(program(states, data))
+
+    ours()  # first call: allocation, warm caches
+    fns, extra = [ours], {}
+    if peer:
+        theirs, extra = _peer(spec, config, states, data, grid)
+        fns.append(theirs)
+    seconds = [t / grid.generations for t in best_times(fns, grid.repeats)]
+    floor = generation_flops(spec, work.population) / (matmul * 1e9)
+    steps = training.env_steps_per_generation(spec, 1)
+    row = _row(work.name, spec.network, work.population, compile_seconds, seconds[0], steps)
+    row.update(floor_seconds=floor, times_floor=seconds[0] / floor, allocator=allocator())
+    if peer:
+        row.update(extra, peer_seconds=seconds[1], speedup_vs_peer=seconds[1] / seconds[0],
+                   peer_times_floor=seconds[1] / floor)  # fmt: skip
+    return row
+
+
+def _peer(spec, config, states, data, grid) -> tuple[Callable[[], object], dict]:
+    """The peer's ``grid.generations`` generations as a callable, its compile time, and how
+    far its fitness is from hetsnn's on the same individuals (it must be 0 up to rounding)."""
+    base = jax.tree.map(lambda x: x[0], states.base)
+    network = bench_peers.PeerNetwork.from_base(
+        base, spec.network.dt, spec.network.readout_tau, spec.network.steps_per_input
+    )
+    generation, init = bench_peers.peer_generation(spec.task, network, config.optimiser)
+    key = jax.random.key(7)
+    flats = jax.random.normal(key, (4, spec.num_dims)) * 0.1 + spec.genome.flatten(base)
+    ours = jax.vmap(lambda f: spec.fitness(f, base, key, data))(flats)
+    genomes = jax.vmap(lambda f: bench_peers.genome_of(spec.genome.unflatten(f, base).hidden))(
+        flats
+    )
+    fitness = bench_peers.peer_fitness(spec.task, network)
+    theirs = jax.vmap(fitness, in_axes=(0, None, None))(genomes, key, data)
+    search = init(jax.random.key(0), bench_peers.genome_of(base.hidden))
+    keys = jax.random.split(jax.random.key(1), grid.generations)
+    start = time.perf_counter()
+    jax.block_until_ready(generation(search, keys[0], data))
+    compile_seconds = time.perf_counter() - start
+
+    def run():
+        state = search
+        for k in keys:  # the peer's generation loop, as its users write it
+            state = generation(state, k, data)
+        return jax.block_until_ready(state)
+
+    run()
+    return run, {
+        "peer_compile_seconds": compile_seconds,
+        "peer_fitness_max_abs_diff": float(jnp.max(jnp.abs(ours - theirs))),
+    }
 
 
 def _row(workload, network, population, compile_seconds, seconds, env_steps) -> dict:
@@ -263,28 +389,27 @@ def _row(workload, network, population, compile_seconds, seconds, env_steps) -> 
     }
 
 
-TASKS = {
-    "memory": MemoryTask(memory_length=25, episodes=2),
-    "cartpole": CartPoleTask(max_steps=500, episodes=1),
-}
-
-
 def run_bench(
     preset: str = "small", references: bool = True, progress=None, state_dtype: str = "float32"
 ) -> list[dict]:
-    """Every row of ``GRIDS[preset]``; ``progress(row)`` is called after each row.
-    ``state_dtype`` is the networks' membrane-state dtype (the references stay float32)."""
+    """Every row of ``GRIDS[preset]`` and ``workloads(preset)``; ``progress(row)`` is called
+    after each row. ``state_dtype`` is the stream networks' membrane-state dtype (the
+    references stay float32). A workload whose data set is missing is left out."""
     grid = GRIDS[preset]
     rows = []
+    matmul = matmul_gflops(1024, 1024, grid.repeats)
     for population, n_hidden in grid.stream:
-        rows.append(bench_stream(population, n_hidden, grid, references, state_dtype))
+        rows.append(bench_stream(population, n_hidden, grid, references, state_dtype, matmul))
         if progress:
             progress(rows[-1])
-    for name, task in TASKS.items():
-        for population, n_hidden in grid.tasks:
-            rows.append(bench_task(name, task, population, n_hidden, grid, state_dtype))
-            if progress:
-                progress(rows[-1])
+    for work in workloads(preset):
+        try:
+            rows.append(bench_workload(work, grid, references, matmul))
+        except DataNotFound as error:
+            print(f"{work.name}: skipped ({error})", flush=True)
+            continue
+        if progress:
+            progress(rows[-1])
     return rows
 
 
@@ -298,34 +423,32 @@ def _si(value: float | None) -> str:
 
 
 HEADER = (
-    "| workload | population | H | state | devices | s / call | calls / s | env steps / s "
-    "| neuron updates / s | GFLOP/s (% of matmul) | vs naive JAX | vs PyTorch | compile s |\n"
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    "| workload | population | H | s / call | env steps / s | neuron updates / s "
+    "| x floor | vs vmapped JAX + evosax | vs naive JAX | vs PyTorch | allocator | compile s |\n"
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 )
 
 
+def _ratio(row: dict, key: str, digits: str = ".2f") -> str:
+    return f"{row[key]:{digits}}x" if key in row else "-"
+
+
 def table_row(row: dict) -> str:
-    """One Markdown table row (``-`` where a column does not apply)."""
-    flops = (
-        f"{row['gflops']:.3g} ({100 * row['share_of_matmul_peak']:.2g}%)"
-        if "gflops" in row
-        else "-"
-    )
-    naive = f"{row['speedup_vs_naive_jax']:.0f}x" if "speedup_vs_naive_jax" in row else "-"
-    torch = f"{row['speedup_vs_torch']:.1f}x" if "speedup_vs_torch" in row else "-"
+    """One Markdown table row (``-`` where a column does not apply). Ratios are the other
+    implementation's time over hetsnn's: above 1, hetsnn is faster. ``x floor``: hetsnn's
+    time over the arithmetic floor (the operations at this machine's matmul rate)."""
     cells = [
         row["workload"],
         str(row["population"]),
         str(row["n_hidden"]),
-        row["state_dtype"],
-        str(row["devices"]),
         f"{row['seconds']:.3g}",
-        f"{row['calls_per_second']:.3g}",
         _si(row["env_steps_per_second"]),
         _si(row["neuron_updates_per_second"]),
-        flops,
-        naive,
-        torch,
+        f"{row['times_floor']:.3g}" if "times_floor" in row else "-",
+        _ratio(row, "speedup_vs_peer"),
+        _ratio(row, "speedup_vs_naive_jax", ".0f"),
+        _ratio(row, "speedup_vs_torch", ".1f"),
+        row.get("allocator", "-"),
         f"{row['compile_seconds']:.2f}",
     ]
     return "| " + " | ".join(cells) + " |"

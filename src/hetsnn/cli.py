@@ -112,8 +112,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=Path, help="folder for bench.json and bench.md "
                        "(default: runs/bench-PRESET)")  # fmt: skip
     bench.add_argument(
-        "--no-references", action="store_true", help="skip the naive JAX and PyTorch references"
+        "--no-references",
+        action="store_true",
+        help="skip the vmapped JAX + evosax peer, the naive JAX and the PyTorch references",
     )
+    bench.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     bench.add_argument(
         "--state-dtype",
         default="float32",
@@ -178,6 +181,7 @@ def _bench(args) -> None:
         raise ConfigError(
             f"unknown bench preset {args.preset!r}: choose one of {sorted(bench.GRIDS)}"
         )
+    _use_data_dir(args.data_dir)
     suffix = "" if args.state_dtype == "float32" else f"-{args.state_dtype}"
     out = args.out or Path("runs") / f"bench-{args.preset}{suffix}"
     print(f"backend {jax.default_backend()}, {jax.device_count()} device(s); "
@@ -226,6 +230,10 @@ def _verify_nir(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the hetsnn command itself (not a call from Python): faster malloc
+        from hetsnn.allocator import reexec_with_tcmalloc
+
+        reexec_with_tcmalloc(sys.argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if args.version:

@@ -114,6 +114,9 @@ class FeedforwardSNN:
         store = jnp.dtype(self.state_dtype)
         compute = jnp.dtype(jnp.float64 if store == jnp.float64 else jnp.float32)
 
+        if self.steps_per_input > 1:
+            return self._trace_held_input(params, state, current, store, compute)
+
         def sim_step(carry, _):
             v, readout = (x.astype(compute) for x in carry)
             u = neurons.integrate(params.hidden, v, current)
@@ -126,6 +129,34 @@ class FeedforwardSNN:
         )
         state = NetworkState(hidden=LIFState(v=v), readout=readout)
         return state, readout.astype(compute), spikes.sum(axis=0), u
+
+    def _trace_held_input(self, params, state, current, store, compute):
+        """:meth:`trace` for an input held over several steps (images), in one fused pass.
+
+        The read-out is linear in the spikes, so instead of ``spikes @ w_out`` at every step
+        it carries the decayed spike trace ``z <- (1 - a) z + a s`` (``a = dt /
+        readout_tau``) and applies ``w_out`` once: ``readout = (1 - a)^T readout_0 + z @
+        w_out``, equal to the step-by-step read-out up to rounding. The few steps are
+        unrolled, so XLA fuses them into one elementwise pass over ``(..., n_hidden)``
+        instead of writing v and s to memory at every step.
+        """
+        a = self.dt / self.readout_tau
+        spike_fn = self.spike_fn
+
+        def sim_step(carry, _):
+            v, z = carry
+            u = neurons.integrate(params.hidden, v.astype(compute), current)
+            hidden, spikes = neurons.fire_and_reset(params.hidden, u, spike_fn, self.detach_reset)
+            return (hidden.v.astype(store), z + a * (spikes - z)), (spikes, u)
+
+        trace0 = jnp.zeros(state.hidden.v.shape, compute)
+        (v, z), (spikes, u) = jax.lax.scan(
+            sim_step, (state.hidden.v, trace0), length=self.steps_per_input, unroll=True
+        )
+        carried = state.readout.astype(compute) * (1 - a) ** self.steps_per_input
+        readout = carried + z @ params.w_out
+        state = NetworkState(hidden=LIFState(v=v), readout=readout.astype(store))
+        return state, readout, spikes.sum(axis=0), u
 
     def step(
         self, params: NetworkParams, state: NetworkState, x: jax.Array
