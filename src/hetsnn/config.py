@@ -179,8 +179,10 @@ class StrategyConfig:
         std_lr: learning rate of the standard deviation (PGPE).
         eval_block: individuals simulated at once (None: the whole population). Smaller
             blocks bound memory (a block's state is ``eval_block x batch x n_hidden``
-            floats per array) at the cost of a sequential loop over blocks; the numbers do
-            not change. Must divide ``population``.
+            floats per array); the blocks run one after another, unrolled in the compiled
+            program (faster than a loop on CPU, but compile time grows with the number of
+            blocks, so keep it to a few dozen); the numbers do not change. Must divide
+            ``population``.
     """
 
     name: str = "pgpe"
