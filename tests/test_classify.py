@@ -119,6 +119,11 @@ def test_probe_samples_the_requested_number_of_distinct_neurons():
         ({"fitness": "hinge"}, "unknown fitness"),
         ({"batch": 0}, "batch must be a positive integer"),
         ({"train_images": -5}, "train_images must be a positive integer or null"),
+        ({"encoding": "poisson"}, "unknown encoding"),
+        ({"readout": "max"}, "unknown readout"),
+        ({"score_on": "train"}, "unknown score_on"),
+        ({"validation_images": 60_000}, "validation_images must be an integer in 0..59999"),
+        ({"score_on": "validation"}, "needs validation_images > 0"),
     ],
 )
 def test_bad_task_settings_name_the_field(fields, message):
@@ -261,3 +266,55 @@ def test_firing_summaries_of_a_hand_made_probe():
     row = {"class_rates": rates}
     assert _silent(row, 0) == pytest.approx(5 / 8)  # 0 and 3 in both seeds, 2 in seed 1
     assert _selectivity(row, 0) == pytest.approx(2 * 50.0 / 8)
+
+
+def test_mean_readout_is_the_mean_of_the_step_by_step_readouts(strict_dtypes):
+    task = ClassificationTask(readout="mean")
+    inputs = jnp.asarray(DATA.images[:20], jnp.float32)  # the oracle fires at every step
+    logits, counts, u = task.forward(NETWORK, RIGHT, inputs)
+    assert float(counts.sum()) > 0
+    single = dataclasses.replace(NETWORK, steps_per_input=1)
+    _, readouts, spikes = single.unroll(
+        RIGHT, single.init_state(RIGHT, (20,)), jnp.broadcast_to(inputs, (4, 20, N_PIXELS))
+    )
+    np.testing.assert_allclose(logits, readouts.mean(axis=0), rtol=1e-6)
+    np.testing.assert_array_equal(counts, spikes.sum(axis=0))
+    assert u.shape == (4, 20, 10)
+    last, _, _ = ClassificationTask().forward(NETWORK, RIGHT, inputs)
+    assert not np.allclose(logits, last)  # the switch changes the logits
+
+
+def test_rate_code_draws_spikes_with_the_pixel_intensity(strict_dtypes):
+    """Bernoulli spikes per step: a pixel at 255 always spikes, one at 0 never, so the
+    oracle network (driven by its class pixel) still fires at every step; the draw depends
+    on the key only."""
+    task = ClassificationTask(encoding="rate")
+    oracle = RIGHT.replace(w_in=RIGHT.w_in * 255.0)  # intensity 1 -> current 8
+    inputs = task.encode(jnp.asarray(DATA.images[:50]), DATA)
+    assert float(inputs.max()) == 1.0 and float(inputs.min()) == 0.0  # intensities
+    logits, counts, _ = task.forward(NETWORK, oracle, inputs, jax.random.key(3))
+    held, held_counts, _ = ClassificationTask(encoding="raw").forward(NETWORK, oracle, inputs)
+    assert float(counts.sum()) == 50 * 4  # its class neuron at every step
+    np.testing.assert_array_equal(counts, held_counts)  # 0/1 pixels: the same input
+    np.testing.assert_allclose(logits, held, rtol=1e-5, atol=1e-6)
+    half = inputs * 0.5  # spike probability 0.5: the key decides
+    a, _, _ = task.forward(NETWORK, oracle, half, jax.random.key(3))
+    b, _, _ = task.forward(NETWORK, oracle, half, jax.random.key(3))
+    c, _, _ = task.forward(NETWORK, oracle, half, jax.random.key(4))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@needs_shared_data
+def test_validation_images_are_held_out_of_training(shared_data):
+    task = ClassificationTask(validation_images=1000, train_images=None)
+    train, validation = task.load_data("train"), task.load_data("validation")
+    assert train.images.shape[0] == 59_000 and validation.images.shape[0] == 1000
+    full = ClassificationTask().load_data("train")
+    np.testing.assert_array_equal(validation.images, full.images[59_000:])
+    np.testing.assert_array_equal(train.images, full.images[:59_000])
+    assert float(train.mean) != float(full.mean)  # statistics of the training rows only
+    scored = dataclasses.replace(task, score_on="validation")
+    np.testing.assert_array_equal(scored.load_data("test").labels, validation.labels)
+    test = ClassificationTask().load_data("test")
+    np.testing.assert_array_equal(task.load_data("test").labels, test.labels)

@@ -1,6 +1,7 @@
 import itertools
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -62,3 +63,47 @@ def test_hidden_size_for_budget_mnist(budget, neuron_h, weight_h):
 def test_budget_must_be_positive():
     with pytest.raises(ConfigError):
         hidden_size_for_budget(PROPERTIES, 0, 2, 2)
+
+
+@pytest.mark.parametrize("space", ["direct", "relative", "log"])
+def test_every_search_space_round_trips_the_properties(space):
+    from hetsnn.genome import PROPERTIES
+
+    network = FeedforwardSNN(n_in=3, n_hidden=8, n_out=2)
+    hidden = neurons.homogeneous(8, dt=5.0, tau_m=20.0, v_th=0.5, v_rest=0.0, resistance=1.0)
+    keys = jax.random.split(jax.random.key(4), 3)
+    hidden = hidden.replace(
+        v_th=hidden.v_th + 0.2 * jax.random.uniform(keys[0], (8,)),
+        v_rest=hidden.v_rest - 0.1 * jax.random.uniform(keys[1], (8,)),
+        resistance=hidden.resistance * jnp.exp(0.3 * jax.random.normal(keys[2], (8,))),
+    )
+    params = network.init(jax.random.key(5), hidden)
+    for trainable in (PROPERTIES, ("v_th", "R"), ("v_rest",)):
+        genome = Genome(trainable, space, gap=0.5)
+        back = genome.unflatten(genome.flatten(params), params)
+        for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(params), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_log_space_keeps_resistance_and_threshold_gap_positive():
+    from hetsnn.genome import PROPERTIES
+
+    network = FeedforwardSNN(n_in=3, n_hidden=8, n_out=2)
+    hidden = neurons.homogeneous(8, dt=5.0, tau_m=20.0, v_th=0.5, v_rest=0.0, resistance=1.0)
+    base = network.init(jax.random.key(5), hidden)
+    genome = Genome(PROPERTIES, "log", gap=0.5)
+    flat = jax.random.normal(jax.random.key(6), (genome.size(network),)) * 5.0
+    params = genome.unflatten(flat, base)
+    assert bool(jnp.all(params.hidden.resistance > 0))
+    assert bool(jnp.all(params.hidden.v_th > params.hidden.v_rest))
+    direct = Genome(PROPERTIES, "direct").unflatten(flat, base)
+    assert bool(jnp.any(direct.hidden.resistance < 0))  # the same coordinates, unguarded
+
+
+def test_relative_space_scales_voltage_steps_by_the_gap():
+    network = FeedforwardSNN(n_in=3, n_hidden=4, n_out=2)
+    hidden = neurons.homogeneous(4, dt=5.0, tau_m=20.0, v_th=0.5, v_rest=0.0, resistance=1.0)
+    base = network.init(jax.random.key(5), hidden)
+    genome = Genome(("v_th",), "relative", gap=0.5)
+    step = genome.flatten(base) + 0.1
+    np.testing.assert_allclose(genome.unflatten(step, base).hidden.v_th, 0.55, rtol=1e-6)

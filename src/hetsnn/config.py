@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from hetsnn.errors import ConfigError
-from hetsnn.genome import canonical_trainable
+from hetsnn.genome import SEARCH_SPACES, canonical_trainable
 from hetsnn.tasks import Task, task_from_dict
 
 STRATEGY_NAMES = ("pgpe", "open_es", "snes", "cma_es")
@@ -279,6 +279,9 @@ class RunConfig:
         seed: base PRNG seed; seed s of the run uses ``fold_in(key(seed), s)``.
         chunk: generations per compiled chunk, also the checkpoint interval.
         eval_episodes: episodes for the final evaluation of each seed's centre.
+        search_space: how the optimiser's coordinates map to the neuron properties:
+            "direct" (the values), "relative" (voltages in units of the default threshold
+            gap) or "log" (log R and log(v_th - v_rest)); see ``hetsnn.genome``.
     """
 
     task: Task
@@ -290,12 +293,23 @@ class RunConfig:
     seed: int = 0
     chunk: int = 10
     eval_episodes: int = 16
+    search_space: str = "direct"
 
     def __post_init__(self):
         object.__setattr__(self, "trainable", canonical_trainable(self.trainable))
         _instance(self.task, Task.__args__, "task")
         _instance(self.network, NetworkConfig, "network")
         _instance(self.optimiser, (StrategyConfig, GradientConfig), "optimiser")
+        _check(
+            self.search_space in SEARCH_SPACES,
+            f"unknown search_space {self.search_space!r}: choose one of {SEARCH_SPACES}",
+        )
+        gap = self.network.neuron.v_th - self.network.neuron.v_rest
+        _check(
+            self.search_space == "direct" or gap > 0,
+            f"search_space {self.search_space!r} needs neuron.v_th > neuron.v_rest, got a "
+            f"gap of {gap:g}",
+        )
         _positive_int(self.generations, "generations", MAX_GENERATIONS)
         _positive_int(self.seeds, "seeds", MAX_SEEDS)
         _positive_int(self.chunk, "chunk")
@@ -330,6 +344,10 @@ class RunConfig:
         data = asdict(self)
         data["task"] = self.task.to_dict()
         data["trainable"] = list(self.trainable)
+        # a field added later is left out at its default, so run directories written
+        # before it keep their config (and resume)
+        if data["search_space"] == "direct":
+            del data["search_space"]
         return data
 
     @classmethod

@@ -9,6 +9,7 @@ properties of the hidden layer. Everything not selected stays at the value it ha
 from dataclasses import dataclass
 
 import jax
+import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from hetsnn.errors import ConfigError
@@ -16,6 +17,12 @@ from hetsnn.networks import FeedforwardSNN, NetworkParams
 
 PROPERTIES = ("tau_m", "v_th", "v_rest", "R")
 WEIGHTS = "weights"
+# How the optimiser's coordinates map to the properties (tau_m is always its logit):
+# "direct": the values themselves; "relative": v_th and v_rest in units of the default
+# threshold gap v_th - v_rest, so a step of sigma is the same share of the gap as of R (whose
+# default is 1) and of the decay (a logit step); "log": R = exp(c) and
+# v_th = v_rest + exp(c), so R and the threshold gap stay positive.
+SEARCH_SPACES = ("direct", "relative", "log")
 # Genome name -> field of NeuronParams; tau_m is searched in its logit space.
 _PROPERTY_FIELDS = {"tau_m": "tau_logit", "v_th": "v_th", "v_rest": "v_rest", "R": "resistance"}
 
@@ -42,12 +49,19 @@ class Genome:
     Attributes:
         trainable: canonical tuple of selected leaves, e.g. ``("weights",)`` or
             ``("tau_m", "v_th", "v_rest", "R")``.
+        space: one of ``SEARCH_SPACES``: how the flat vector's coordinates map to the
+            properties (weights are always direct).
+        gap: the default threshold gap ``v_th - v_rest``, the unit of the "relative" space.
     """
 
     trainable: tuple[str, ...]
+    space: str = "direct"
+    gap: float = 0.5
 
     def __post_init__(self):
         object.__setattr__(self, "trainable", canonical_trainable(self.trainable))
+        if self.space not in SEARCH_SPACES:
+            raise ConfigError(f"unknown search_space {self.space!r}: choose one of {SEARCH_SPACES}")
 
     @property
     def properties(self) -> tuple[str, ...]:
@@ -62,13 +76,43 @@ class Genome:
             leaves[name] = getattr(params.hidden, _PROPERTY_FIELDS[name])
         return leaves
 
+    def _to_coordinates(self, leaves: dict, hidden) -> dict:
+        """Property values -> the optimiser's coordinates (see ``SEARCH_SPACES``)."""
+        coords = dict(leaves)
+        if self.space == "relative":
+            for name in ("v_th", "v_rest"):
+                if name in coords:
+                    coords[name] = coords[name] / self.gap
+        elif self.space == "log":
+            if "R" in coords:
+                coords["R"] = jnp.log(coords["R"])
+            if "v_th" in coords:
+                coords["v_th"] = jnp.log(coords["v_th"] - leaves.get("v_rest", hidden.v_rest))
+        return coords
+
+    def _to_values(self, coords: dict, hidden) -> dict:
+        """The inverse of :meth:`_to_coordinates`, ``hidden`` the base's fixed properties."""
+        leaves = dict(coords)
+        if self.space == "relative":
+            for name in ("v_th", "v_rest"):
+                if name in leaves:
+                    leaves[name] = leaves[name] * self.gap
+        elif self.space == "log":
+            if "R" in leaves:
+                leaves["R"] = jnp.exp(coords["R"])
+            if "v_th" in leaves:
+                v_rest = leaves.get("v_rest", hidden.v_rest)
+                leaves["v_th"] = v_rest + jnp.exp(coords["v_th"])
+        return leaves
+
     def flatten(self, params: NetworkParams) -> jax.Array:
-        """Trainable leaves as one vector ``(size,)``."""
-        return ravel_pytree(self.select(params))[0]
+        """Trainable leaves, in the search space's coordinates, as one vector ``(size,)``."""
+        return ravel_pytree(self._to_coordinates(self.select(params), params.hidden))[0]
 
     def unflatten(self, flat: jax.Array, base: NetworkParams) -> NetworkParams:
         """``base`` with its trainable leaves replaced by the entries of ``flat: (size,)``."""
-        leaves = ravel_pytree(self.select(base))[1](flat)
+        coords = ravel_pytree(self.select(base))[1](flat)
+        leaves = self._to_values(coords, base.hidden)
         hidden = base.hidden.replace(
             **{_PROPERTY_FIELDS[name]: leaves[name] for name in self.properties}
         )

@@ -58,7 +58,9 @@ class RunSpec:
             detach_reset=net.detach_reset,
             state_dtype=net.state_dtype,
         )
-        return cls(network, Genome(config.trainable), task, config.optimiser)
+        neuron = net.neuron
+        genome = Genome(config.trainable, config.search_space, neuron.v_th - neuron.v_rest)
+        return cls(network, genome, task, config.optimiser)
 
     @property
     def num_dims(self) -> int:

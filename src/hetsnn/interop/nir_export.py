@@ -115,8 +115,13 @@ def reference_inputs(run: LoadedRun, samples: int, seed: int = 0) -> np.ndarray:
     repeat = network.steps_per_input
     if isinstance(task, ClassificationTask):
         data = task.load_data("test")
-        images = task.standardise(jnp.asarray(data.images[:samples]), data)
-        return np.repeat(np.asarray(images)[:, None, :], repeat, axis=1)
+        images = np.asarray(task.encode(jnp.asarray(data.images[:samples]), data))
+        if task.encoding == "rate":  # spikes drawn at every step with the pixel's intensity
+            rng = np.random.default_rng(seed)
+            return (
+                rng.random((images.shape[0], repeat, images.shape[1])) < images[:, None]
+            ).astype(np.float32)
+        return np.repeat(images[:, None, :], repeat, axis=1)
     if hasattr(task, "record_episode"):
         keys = seed_keys(jax.random.fold_in(jax.random.key(seed), _INPUT_STREAM), samples)
         record = jax.vmap(task.record_episode, in_axes=(None, None, 0, 0))(
@@ -178,8 +183,12 @@ def _metadata(run: LoadedRun, profile: str, tau_for: str, inputs: np.ndarray) ->
         "spike_condition": SPIKE_CONDITION,
         "steps_per_input": network.steps_per_input,
         "initial_state": "hidden v = v_leak, read-out v = 0",
-        "readout": "the LI membrane after the last step of an input: action preferences "
-        "(arg-max) or class logits",
+        "readout": (
+            "the mean of the LI membrane over the steps of an input"
+            if getattr(run.spec.task, "readout", "last") == "mean"
+            else "the LI membrane after the last step of an input"
+        )
+        + ": action preferences (arg-max) or class logits",
         "task": json.dumps(run.spec.task.to_dict(), sort_keys=True),
         "run": str(run.folder),
         "seed": run.seed,

@@ -145,7 +145,7 @@ def supervised_loss(flat: jax.Array, spec: "RunSpec", base: NetworkParams, key, 
     logits) on ``optimiser.batch`` labelled inputs drawn from ``data``."""
     params = spec.genome.unflatten(flat, base)
     inputs, labels = spec.task.sample_batch(key, data, spec.optimiser.batch)
-    logits, _, u = spec.task.forward(spec.network, params, inputs)
+    logits, _, u = spec.task.forward(spec.network, params, inputs, key)
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
     rollout = Rollout(
         returns=spec.task.scores(logits, labels),

@@ -11,7 +11,13 @@ The read-out potentials after the last step are the class logits.
   accuracy (``fitness="accuracy"``).
 * Gradient training (BPTT) minimises the cross-entropy on mini-batches (optim.gradient).
 * Final score: accuracy on the whole test split (10,000 images), in chunks of
-  ``eval_chunk`` images to bound memory.
+  ``eval_chunk`` images to bound memory; or, with ``score_on="validation"``, on the last
+  ``validation_images`` images of the training split, which training then never sees (a
+  study choosing between variants reads validation accuracy, never the test split).
+* Variants (docs/reproduction.md, the variants study), each one field: ``encoding`` of the
+  pixels (standardised currents, raw 0..1 intensities, or Bernoulli spikes drawn anew at
+  every step with the pixel's intensity as probability); ``readout`` (the read-out
+  potentials after the last step, or their mean over the steps).
 * Probe, recorded at checkpoints: the per-class mean firing rate (Hz) of ``probe_neurons``
   randomly chosen hidden neurons (the same ones throughout a run) and the mean rate of all
   hidden neurons, over the first ``probe_images`` test images.
@@ -20,6 +26,7 @@ The images are data passed to the compiled programs (:class:`ImageData`), not pa
 task: the task stays a small hashable config, and executables hold no 47 MB constants.
 """
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from functools import cache
 from typing import ClassVar
@@ -37,6 +44,12 @@ from hetsnn.networks import FeedforwardSNN, NetworkParams
 from hetsnn.tasks.base import require_positive
 
 FITNESSES = ("cross_entropy", "accuracy")
+ENCODINGS = ("standardised", "raw", "rate")
+READOUTS = ("last", "mean")
+SCORE_SPLITS = ("test", "validation")
+_ENCODING_STREAM = 0xE1C  # fold-in constant for the rate code's spike draws
+_LATER_FIELDS = {"validation_images": 0, "score_on": "test", "encoding": "standardised",
+                 "readout": "last"}  # fmt: skip
 N_PIXELS, N_CLASSES = 28 * 28, 10
 
 
@@ -62,10 +75,11 @@ def correct(logits: jax.Array, labels: jax.Array) -> jax.Array:
 
 
 @cache
-def pixel_statistics(dataset: str) -> tuple[float, float]:
-    """Mean and std of all training pixels on a 0..1 scale (MNIST: 0.1307, 0.3081)."""
+def pixel_statistics(dataset: str, rows: int = SPLIT_SIZES["train"]) -> tuple[float, float]:
+    """Mean and std of the first ``rows`` training images' pixels on a 0..1 scale (all
+    of them: MNIST 0.1307, 0.3081)."""
     images, _ = load_dataset(dataset, "train")
-    pixels = images.astype(np.float64) / 255.0
+    pixels = images[:rows].astype(np.float64) / 255.0
     return float(pixels.mean()), float(pixels.std())
 
 
@@ -76,6 +90,12 @@ class ClassificationTask:
     batch: training images per fitness evaluation (and per ES generation).
     fitness: "cross_entropy" (negative mean cross-entropy) or "accuracy".
     train_images, test_images: use only the first N images of a split (None: all).
+    validation_images: hold out the last N training images (0: none); the pixel
+        statistics are then those of the training images alone.
+    score_on: the split of the run's final score and probes: "test", or "validation"
+        (needs ``validation_images``); the run loop's "test" split is this one.
+    encoding: "standardised", "raw" or "rate" (module docstring).
+    readout: "last" or "mean" (module docstring).
     probe_images: test images the firing-rate probe averages over.
     probe_neurons: hidden neurons whose per-class rates are recorded (all if fewer).
     eval_chunk: test images simulated at once in the final evaluation.
@@ -89,6 +109,10 @@ class ClassificationTask:
     fitness: str = "cross_entropy"
     train_images: int | None = None
     test_images: int | None = None
+    validation_images: int = 0
+    score_on: str = "test"
+    encoding: str = "standardised"
+    readout: str = "last"
     probe_images: int = 1000
     probe_neurons: int = 32
     eval_chunk: int = 500
@@ -103,10 +127,34 @@ class ClassificationTask:
             raise ConfigError(
                 f"task {self.name}: unknown fitness {self.fitness!r}: choose one of {FITNESSES}"
             )
+        for field, choices in (
+            ("encoding", ENCODINGS),
+            ("readout", READOUTS),
+            ("score_on", SCORE_SPLITS),
+        ):
+            if getattr(self, field) not in choices:
+                raise ConfigError(
+                    f"task {self.name}: unknown {field} {getattr(self, field)!r}: choose one "
+                    f"of {choices}"
+                )
         for field in ("batch", "probe_images", "probe_neurons", "eval_chunk"):
             require_positive(self, field)
         for field in ("train_images", "test_images"):
             require_positive(self, field, optional=True)
+        held_out = self.validation_images
+        if (
+            not isinstance(held_out, int)
+            or isinstance(held_out, bool)
+            or not 0 <= held_out < SPLIT_SIZES["train"]
+        ):
+            raise ConfigError(
+                f"task {self.name}: validation_images must be an integer in 0..59999, "
+                f"got {held_out!r}"
+            )
+        if self.score_on == "validation" and not held_out:
+            raise ConfigError(
+                f"task {self.name}: score_on 'validation' needs validation_images > 0"
+            )
 
     # --- sizes and accounting (see tasks.base for the interface) ----------------------
     n_inputs: ClassVar[int] = N_PIXELS
@@ -123,12 +171,27 @@ class ClassificationTask:
         return 1.0 if self.fitness == "accuracy" else 0.0
 
     def to_dict(self) -> dict:
-        return {"name": self.name, **asdict(self)}
+        data = {"name": self.name, **asdict(self)}
+        # fields added later are left out at their defaults, so run directories written
+        # before them keep their config (and resume)
+        for field, default in _LATER_FIELDS.items():
+            if data[field] == default:
+                del data[field]
+        return data
 
     # --- data -------------------------------------------------------------------------
+    def _rows(self, split: str) -> tuple[str, int, int]:
+        """``(file split, first row, rows)`` of ``split``: "train", "validation", or "test"
+        (the split of the final score: see ``score_on``)."""
+        train_rows = SPLIT_SIZES["train"] - self.validation_images
+        if split == "train":
+            return "train", 0, min(self.train_images or train_rows, train_rows)
+        if split == "validation" or (split == "test" and self.score_on == "validation"):
+            return "train", train_rows, self.validation_images
+        return "test", 0, min(self.test_images or SPLIT_SIZES["test"], SPLIT_SIZES["test"])
+
     def split_size(self, split: str) -> int:
-        limit = self.train_images if split == "train" else self.test_images
-        return min(limit or SPLIT_SIZES[split], SPLIT_SIZES[split])
+        return self._rows(split)[2]
 
     def data_spec(self, split: str) -> ImageData:
         n = self.split_size(split)
@@ -141,37 +204,70 @@ class ClassificationTask:
         )
 
     def load_data(self, split: str) -> ImageData:
-        """The first ``split_size(split)`` images of ``split`` (numpy arrays)."""
-        images, labels = load_dataset(self.dataset, split)
-        n = self.split_size(split)
-        mean, std = pixel_statistics(self.dataset)
+        """The images of ``split`` (see :meth:`_rows`), as numpy arrays."""
+        file_split, first, n = self._rows(split)
+        images, labels = load_dataset(self.dataset, file_split)
+        rows = slice(first, first + n)
+        mean, std = pixel_statistics(self.dataset, SPLIT_SIZES["train"] - self.validation_images)
         return ImageData(
-            images=images[:n].reshape(n, N_PIXELS),
-            labels=labels[:n].astype(np.int32),
+            images=images[rows].reshape(n, N_PIXELS),
+            labels=labels[rows].astype(np.int32),
             mean=np.float32(mean),
             std=np.float32(std),
         )
 
     def sample_batch(self, key: jax.Array, data: ImageData, size: int):
-        """``size`` random images of ``data``: standardised ``(size, 784)`` float32 and
-        labels ``(size,)`` int32."""
+        """``size`` random images of ``data``: encoded ``(size, 784)`` float32 (see
+        :meth:`encode`) and labels ``(size,)`` int32."""
         index = jax.random.randint(key, (size,), 0, data.labels.shape[0])
-        return self.standardise(data.images[index], data), data.labels[index]
+        return self.encode(data.images[index], data), data.labels[index]
+
+    def encode(self, images: jax.Array, data: ImageData) -> jax.Array:
+        """uint8 ``images (B, 784)`` as the network's input ``(B, 784)`` float32: standardised
+        currents, raw intensities, or (rate code) the spike probabilities per step."""
+        if self.encoding == "standardised":
+            return self.standardise(images, data)
+        return images.astype(jnp.float32) / 255.0
 
     @staticmethod
     def standardise(images: jax.Array, data: ImageData) -> jax.Array:
         return (images.astype(jnp.float32) / 255.0 - data.mean) / data.std
 
     # --- the network on images -----------------------------------------------------------
-    def forward(self, network: FeedforwardSNN, params: NetworkParams, inputs: jax.Array):
-        """Present ``inputs: (B, 784)`` from rest for ``network.steps_per_input`` steps.
+    def forward(
+        self,
+        network: FeedforwardSNN,
+        params: NetworkParams,
+        inputs: jax.Array,
+        key: jax.Array | None = None,
+    ):
+        """Present encoded ``inputs: (B, 784)`` from rest for ``network.steps_per_input``
+        steps; ``key`` draws the rate code's spikes (unused otherwise).
 
         Returns:
             ``(logits (B, 10), spike_counts (B, n_hidden), u (steps_per_input, B, n_hidden))``.
         """
-        state = network.init_state(params, inputs.shape[:1])
-        _, logits, spikes, u = network.trace(params, state, inputs)
-        return logits, spikes, u
+        if self.encoding != "rate" and self.readout == "last":  # the input held: one pass
+            state = network.init_state(params, inputs.shape[:1])
+            _, logits, spikes, u = network.trace(params, state, inputs)
+            return logits, spikes, u
+        steps = network.steps_per_input
+        if self.encoding == "rate":
+            key = jax.random.fold_in(key, _ENCODING_STREAM)
+            frames = jax.random.bernoulli(key, inputs, (steps, *inputs.shape))
+            frames = frames.astype(jnp.float32)
+        else:
+            frames = jnp.broadcast_to(inputs, (steps, *inputs.shape))
+        single = dataclasses.replace(network, steps_per_input=1)
+
+        def step(state, frame):
+            state, readout, spikes, u = single.trace(params, state, frame)
+            return state, (readout, spikes, u[0])
+
+        state = single.init_state(params, inputs.shape[:1])
+        _, (readouts, spikes, u) = jax.lax.scan(step, state, frames)
+        logits = readouts.mean(axis=0) if self.readout == "mean" else readouts[-1]
+        return logits, spikes.sum(axis=0), u
 
     def scores(self, logits: jax.Array, labels: jax.Array) -> jax.Array:
         """Per-image fitness ``(B,)``: negative cross-entropy, or 1.0 if correct."""
@@ -184,7 +280,7 @@ class ClassificationTask:
     ) -> jax.Array:
         """Fitness on ``batch`` training images drawn with ``key``, a float32 scalar."""
         inputs, labels = self.sample_batch(key, data, self.batch)
-        logits, _, _ = self.forward(network, params, inputs)
+        logits, _, _ = self.forward(network, params, inputs, key)
         return self.scores(logits, labels).mean()
 
     def _chunked(self, data: ImageData, chunk: int):
@@ -198,13 +294,14 @@ class ClassificationTask:
         return images, labels, valid
 
     def final_score(self, network, params, key, data: ImageData, episodes: int) -> jax.Array:
-        """Accuracy on all of ``data`` (the test split); ``key`` and ``episodes`` unused."""
+        """Accuracy on all of ``data`` (the score split); ``key`` draws the rate code's
+        spikes (unused otherwise); ``episodes`` unused."""
         chunk = min(self.eval_chunk, data.labels.shape[0])
         images, labels, valid = self._chunked(data, chunk)
 
         def count_correct(args):
             images, labels, valid = args
-            logits, _, _ = self.forward(network, params, self.standardise(images, data))
+            logits, _, _ = self.forward(network, params, self.encode(images, data), key)
             return (correct(logits, labels) & valid).sum()
 
         return jax.lax.map(count_correct, (images, labels, valid)).sum() / data.labels.shape[0]
@@ -219,8 +316,8 @@ class ClassificationTask:
         n_images = min(self.probe_images, data.labels.shape[0])
         n_probed = min(self.probe_neurons, network.n_hidden)
         neurons = jnp.sort(jax.random.permutation(key, network.n_hidden)[:n_probed])
-        inputs = self.standardise(data.images[:n_images], data)
-        _, spikes, _ = self.forward(network, params, inputs)
+        inputs = self.encode(data.images[:n_images], data)
+        _, spikes, _ = self.forward(network, params, inputs, key)
         hz = 1000.0 / (network.steps_per_input * network.dt)  # spikes per presentation -> Hz
         rates = spikes * hz  # (images, n_hidden)
         onehot = jax.nn.one_hot(data.labels[:n_images], N_CLASSES, dtype=jnp.float32)
