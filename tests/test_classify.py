@@ -318,3 +318,19 @@ def test_validation_images_are_held_out_of_training(shared_data):
     np.testing.assert_array_equal(scored.load_data("test").labels, validation.labels)
     test = ClassificationTask().load_data("test")
     np.testing.assert_array_equal(task.load_data("test").labels, test.labels)
+
+
+def test_fields_added_later_leave_older_configs_unchanged():
+    """Run directories written before the variants' fields must keep their config.json
+    (and so resume): those fields are left out at their defaults, and read back."""
+    config = RunConfig(ClassificationTask(), trainable=PROPERTIES)
+    stored = config.to_dict()
+    assert "search_space" not in stored
+    assert not {"encoding", "readout", "score_on", "validation_images"} & set(stored["task"])
+    assert RunConfig.from_dict(stored) == config
+    changed = config.replace(
+        search_space="log", task=dataclasses.replace(config.task, encoding="rate")
+    )
+    written = changed.to_dict()
+    assert written["search_space"] == "log" and written["task"]["encoding"] == "rate"
+    assert RunConfig.from_dict(written) == changed
