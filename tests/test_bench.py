@@ -101,3 +101,9 @@ def test_generation_flops_by_hand():
 def test_unknown_bench_preset_is_refused(capsys):
     assert main(["bench", "--preset", "huge"]) == 2
     assert "unknown bench preset" in capsys.readouterr().err
+
+
+def test_workloads_run_in_the_requested_state_dtype():
+    work, grid = bench.workloads("smoke")[0], bench.GRIDS["smoke"]
+    row = bench.bench_workload(work, grid, False, 100.0, "bfloat16")
+    assert row["state_dtype"] == "bfloat16" and "peer_seconds" not in row
