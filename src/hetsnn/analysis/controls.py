@@ -33,6 +33,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.distributions import fit_all  # noqa: E402
+from hetsnn.analysis.intervals import mean_interval  # noqa: E402
 from hetsnn.genome import PROPERTIES  # noqa: E402
 from hetsnn.run import CENTRE_KEYS  # noqa: E402
 
@@ -87,17 +88,13 @@ def transform(
 
 
 def paired_interval(deltas: np.ndarray) -> tuple[float, float]:
-    """95 % percentile-bootstrap interval of the mean of per-seed differences."""
+    """95 % percentile-bootstrap interval of the mean of per-seed differences
+    (:func:`hetsnn.analysis.intervals.mean_interval`); NaNs with fewer than two seeds."""
     deltas = np.asarray(deltas, dtype=np.float64)
     if deltas.size < 2:
         return float("nan"), float("nan")
-    if np.ptp(deltas) == 0:
-        return float(deltas[0]), float(deltas[0])
-    result = stats.bootstrap(
-        (deltas,), np.mean, confidence_level=0.95, n_resamples=2000, method="percentile",
-        random_state=np.random.default_rng(0),
-    )  # fmt: skip
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+    _, low, high = mean_interval(deltas)
+    return float(low), float(high)
 
 
 def controlled_arrays(arrays: dict, config, prop: str, name: str, rng) -> dict:

@@ -32,9 +32,10 @@ def mean_interval(values, axis: int = -1) -> tuple[np.ndarray, np.ndarray, np.nd
         rng=np.random.default_rng(0),
     )
     low, high = result.confidence_interval
-    # identical values give a degenerate interval, which scipy may report as NaN
-    low, high = np.where(spread == 0, mean, low), np.where(spread == 0, mean, high)
-    return mean, low, high
+    # identical values: the value itself (np.mean may round it; scipy may report NaN)
+    value = np.where(spread == 0, np.take(values, 0, axis=axis), mean)
+    low, high = np.where(spread == 0, value, low), np.where(spread == 0, value, high)
+    return value, low, high
 
 
 def caption(seeds, marks: str = "band") -> str:

@@ -35,7 +35,7 @@ def accuracy_on_test_split(folder: Path) -> np.ndarray:
     spec = RunSpec.from_config(config)
     params = load_centres(folder, config.network.neuron.dt)
     data = spec.task.load_data("test")
-    return np.asarray(evaluate_params(spec, params, data, 1, config.seed))
+    return np.asarray(evaluate_params(spec, params, data, config.eval_episodes, config.seed))
 
 
 def _cell(values: np.ndarray) -> str:
