@@ -20,9 +20,11 @@ is run from rest. The sources were read at the commits named; a later release ma
   v_threshold`` with the spike decided on V *before* the step's input, and reads neither
   ``r`` nor ``v_leak``. As read, its Linear -> LIF branch tests a variable ``w_in`` it never
   assigned (UnboundLocalError); the numbers are what it would run with that fixed.
-* Lava-DL, the NIR paper's converter ``nir_to_lavadl`` (lava-dl's slayer blocks): converts
-  ``CubaLIF`` only (with ``r = tau_mem / dt``, ``v_leak = 0`` and one decay and threshold
-  per layer); a plain ``LIF`` raises NotImplementedError.
+* Lava-DL: a public NIR-to-Lava import script (two versions read; its repository could not
+  be identified here, so no commit is named), whose lava-dl path builds slayer ``cuba``
+  blocks from ``CubaLIF`` only (with ``r = tau_mem / dt``, ``v_leak = 0`` and one decay and
+  threshold per layer) and raises NotImplementedError for a plain ``LIF``. Its other path,
+  to Lava processes for Loihi, is not modelled.
 * An exponential backend: any simulator that integrates the node exactly over a step with
   the input held, ``v <- v + (1 - exp(-dt/tau)) (r I - v + v_leak)``; keeps every array.
 """
@@ -73,7 +75,7 @@ def _spyx(g: LifGraph):
 
 
 def _lava_dl(g: LifGraph):
-    return "refuses: converts CubaLIF only; a LIF node raises NotImplementedError"
+    return "refuses: its lava-dl path converts CubaLIF only; a LIF node raises NotImplementedError"
 
 
 def _exponential(g: LifGraph):
