@@ -167,7 +167,7 @@ def test_pairwise_van_rossum_of_a_raster_matches_spike_times():
 
 
 def test_margin_summary_counts_ties_as_rewarded_only_for_cue_minus_one():
-    from hetsnn.analysis.margins import MARGIN, episode_rewards, summarise
+    from hetsnn.report.margins import MARGIN, episode_rewards, summarise
 
     margins = np.array([[0.5, 0.2], [0.0, 0.001], [0.0, 0.0], [-0.3, 0.02]])
     np.testing.assert_array_equal(episode_rewards(margins), [[1, 1], [1, 1], [1, -1], [-1, 1]])
@@ -178,7 +178,7 @@ def test_margin_summary_counts_ties_as_rewarded_only_for_cue_minus_one():
 
 
 def test_each_control_keeps_what_it_promises():
-    from hetsnn.analysis.controls import transform
+    from hetsnn.report.controls import transform
 
     rng = np.random.default_rng(0)
     values = rng.gamma(4.0, 6.0, size=(3, 50)) + 5.0
@@ -203,7 +203,7 @@ def test_each_control_keeps_what_it_promises():
 
 
 def test_paired_interval_brackets_the_mean_difference():
-    from hetsnn.analysis.controls import paired_interval
+    from hetsnn.report.controls import paired_interval
 
     deltas = np.array([-0.5, -0.2, -0.4, 0.1, -0.3])
     low, high = paired_interval(deltas)
@@ -216,8 +216,8 @@ def test_ks_from_recorded_quantiles_matches_the_exact_statistic():
     from scipy import stats
 
     from hetsnn.analysis.distributions import fit
-    from hetsnn.analysis.trajectories import ks_to_reference
-    from hetsnn.run import QUANTILES
+    from hetsnn.report.trajectories import ks_to_reference
+    from hetsnn.train.loop import QUANTILES
 
     rng = np.random.default_rng(1)
     reference = fit(rng.gamma(13.0, 1.6, size=400), "gamma")

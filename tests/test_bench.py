@@ -6,8 +6,9 @@ import jax
 import numpy as np
 import pytest
 
-from hetsnn import bench, storage
+from hetsnn import storage
 from hetsnn.cli import main
+from hetsnn.train import bench
 
 
 def test_stream_program_is_the_per_individual_network():
@@ -60,9 +61,10 @@ def test_peer_fitness_differs_for_another_network(shared_data):
     """The equality check can fail: a peer with other read-out weights scores otherwise."""
     import dataclasses
 
-    from hetsnn import bench_peers, training
     from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
-    from hetsnn.genome import PROPERTIES
+    from hetsnn.model.genome import PROPERTIES
+    from hetsnn.train import bench_peers
+    from hetsnn.train import programs as training
 
     work = bench.workloads("smoke")[0]
     config = RunConfig(
@@ -84,10 +86,10 @@ def test_peer_fitness_differs_for_another_network(shared_data):
 
 
 def test_generation_flops_by_hand():
-    from hetsnn import training
     from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
-    from hetsnn.genome import PROPERTIES
+    from hetsnn.model.genome import PROPERTIES
     from hetsnn.tasks import MemoryTask
+    from hetsnn.train import programs as training
 
     task = MemoryTask(memory_length=5, episodes=2)
     config = RunConfig(task, NetworkConfig(n_hidden=10), StrategyConfig(population=4),

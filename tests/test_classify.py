@@ -12,14 +12,16 @@ import optax
 import pytest
 from conftest import Interrupt, interrupt_after, needs_shared_data
 
-from hetsnn import neurons, storage, training
+from hetsnn import storage
 from hetsnn.config import GradientConfig, NetworkConfig, RunConfig, StrategyConfig
 from hetsnn.errors import ConfigError
-from hetsnn.genome import PROPERTIES, WEIGHTS
-from hetsnn.networks import FeedforwardSNN
-from hetsnn.run import METRICS, PROBES, RESULT, train
+from hetsnn.model import neurons
+from hetsnn.model.genome import PROPERTIES, WEIGHTS
+from hetsnn.model.networks import FeedforwardSNN
 from hetsnn.tasks import ClassificationTask, task_from_dict
 from hetsnn.tasks.classify import N_PIXELS, ImageData
+from hetsnn.train import programs as training
+from hetsnn.train.loop import METRICS, PROBES, RESULT, train
 
 N_IMAGES = 230  # not a multiple of the evaluation chunks used below
 
@@ -257,15 +259,15 @@ def test_classify_smoke_runs_every_arm_and_draws_firing_maps(tmp_path, shared_da
 
 
 def test_firing_summaries_of_a_hand_made_probe():
-    from hetsnn.report import _selectivity, _silent
+    from hetsnn.report.figures import selectivity, silent_share
 
     rates = np.zeros((1, 2, 4, 10))  # (probes, seeds, neurons, classes)
     rates[0, :, 0, :] = 0.5  # silent in both seeds (mean below 1 Hz)
     rates[0, :, 1, ::2] = 100.0  # 100 Hz for even classes: std 50 Hz
     rates[0, 0, 2, :] = 200.0  # firing at every step, unselective
     row = {"class_rates": rates}
-    assert _silent(row, 0) == pytest.approx(5 / 8)  # 0 and 3 in both seeds, 2 in seed 1
-    assert _selectivity(row, 0) == pytest.approx(2 * 50.0 / 8)
+    assert silent_share(row, 0) == pytest.approx(5 / 8)  # 0 and 3 in both seeds, 2 in seed 1
+    assert selectivity(row, 0) == pytest.approx(2 * 50.0 / 8)
 
 
 def test_mean_readout_is_the_mean_of_the_step_by_step_readouts(strict_dtypes):

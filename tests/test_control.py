@@ -15,12 +15,12 @@ from hetsnn.analysis.shapley import shapley_values
 from hetsnn.config import GradientConfig, NetworkConfig, RunConfig, StrategyConfig
 from hetsnn.errors import ConfigError
 from hetsnn.experiments import ablation, control, get_experiment, run_experiment
-from hetsnn.report import build_report
-from hetsnn.run import CONFIG, RESULT
+from hetsnn.report.build import build_report
 from hetsnn.tasks import BraxTask, task_from_dict
 from hetsnn.tasks import control as control_tasks
 from hetsnn.tasks.control import ObservationNormaliser
-from hetsnn.training import RunSpec, compiled_chunk, init_states
+from hetsnn.train.loop import CONFIG, RESULT
+from hetsnn.train.programs import RunSpec, compiled_chunk, init_states
 
 
 # --- the episode logic, on a three-step stand-in for a Brax environment ---------------

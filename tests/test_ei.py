@@ -10,11 +10,11 @@ import pytest
 from conftest import needs_shared_data
 
 from hetsnn import storage
-from hetsnn.ei import EINetwork, add_weight_noise, calibrate_input_gain
 from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.experiments import ei as ei_module
 from hetsnn.experiments import get_experiment, run_experiment
-from hetsnn.report import build_report
+from hetsnn.model.recurrent_ei import EINetwork, add_weight_noise, calibrate_input_gain
+from hetsnn.report.build import build_report
 
 NET = EINetwork(20, 30, 4, excitatory_fraction=0.7, steps=6)
 

@@ -89,9 +89,9 @@ def test_generation_with_no_finite_reward_leaves_the_state_unchanged():
 
 
 def test_population_evaluated_in_blocks_gives_the_same_generation():
-    from hetsnn import training
     from hetsnn.config import NetworkConfig, RunConfig
     from hetsnn.tasks import CartPoleTask
+    from hetsnn.train import programs as training
 
     results = []
     for block in (None, 4):

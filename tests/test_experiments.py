@@ -9,10 +9,11 @@ from hetsnn.cli import main
 from hetsnn.errors import RunDirError
 from hetsnn.experiments import EXPERIMENTS, get_experiment, run_experiment
 from hetsnn.experiments.base import MANIFEST
-from hetsnn.genome import WEIGHTS
-from hetsnn.report import build_report, pooled_mean_std
-from hetsnn.run import RESULT
-from hetsnn.training import RunSpec
+from hetsnn.model.genome import WEIGHTS
+from hetsnn.report.build import build_report
+from hetsnn.report.common import pooled_mean_std
+from hetsnn.train.loop import RESULT
+from hetsnn.train.programs import RunSpec
 
 PRESET_CASES = [(e, p) for e in EXPERIMENTS for p in EXPERIMENTS[e].presets]
 
@@ -186,7 +187,7 @@ def test_bp_vs_es_smoke_reports_membrane_diagnostics(tmp_path):
 def test_memory_margins_replay_the_final_centres_exactly(memory_smoke_run):
     """The margins are recomputed from centres.npz; the rewards they imply must equal the
     final-centre rewards the run recorded, seed by seed."""
-    from hetsnn.analysis.margins import episode_rewards, point_margins
+    from hetsnn.report.margins import episode_rewards, point_margins
 
     manifest = storage.read_json(memory_smoke_run / MANIFEST)
     for point in manifest["points"]:
@@ -199,7 +200,7 @@ def test_memory_margins_replay_the_final_centres_exactly(memory_smoke_run):
 
 
 def test_controls_reset_gives_the_untrained_network_and_write_a_report(memory_smoke_run):
-    from hetsnn.analysis.controls import ALL, point_controls, run_controls
+    from hetsnn.report.controls import ALL, point_controls, run_controls
 
     folder = memory_smoke_run / "points" / "neuron-L4"
     rows = {(r["property"], r["control"]): r for r in point_controls(folder)}
@@ -220,8 +221,8 @@ def test_controls_leave_a_homogeneous_layer_unchanged(memory_smoke_run, tmp_path
     permute, resample and quantise change nothing."""
     import shutil
 
-    from hetsnn.analysis.controls import point_controls
-    from hetsnn.run import CENTRES
+    from hetsnn.report.controls import point_controls
+    from hetsnn.train.loop import CENTRES
 
     folder = tmp_path / "neuron-L4"
     shutil.copytree(memory_smoke_run / "points" / "neuron-L4", folder)
@@ -243,7 +244,7 @@ def test_probe_of_a_run_without_trained_properties_is_a_one_line_error(tmp_path,
 
 @needs_shared_data
 def test_report_shows_how_heterogeneity_emerged(memory_smoke_run, shared_data):
-    from hetsnn.run import PROPERTIES
+    from hetsnn.train.loop import PROPERTIES
 
     history = storage.read_jsonl(memory_smoke_run / "points" / "neuron-L4" / PROPERTIES)
     assert [row["generation"] for row in history] == [0, 2, 4]
@@ -350,7 +351,7 @@ def test_damaged_run_files_give_one_line_errors(
 ):
     import shutil
 
-    from hetsnn.run import CHECKPOINT
+    from hetsnn.train.loop import CHECKPOINT
 
     run = tmp_path / "run"
     shutil.copytree(memory_smoke_run, run)

@@ -16,8 +16,8 @@ import pytest
 from hetsnn.cli import main
 from hetsnn.config import GradientConfig, NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
 from hetsnn.errors import ConfigError, TrainingDiverged
-from hetsnn.run import train
 from hetsnn.tasks import CartPoleTask, MemoryTask
+from hetsnn.train.loop import train
 
 ODD = [None, True, False, "3", [], {}, float("nan"), float("inf"), -float("inf"), -1, 0,
        2**70, 1e300, -1e-9, 0.5, 7, 30.0, "pgpe", object()]  # fmt: skip

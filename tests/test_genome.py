@@ -5,10 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hetsnn import neurons
 from hetsnn.errors import ConfigError
-from hetsnn.genome import PROPERTIES, WEIGHTS, Genome, hidden_size_for_budget
-from hetsnn.networks import FeedforwardSNN
+from hetsnn.model import neurons
+from hetsnn.model.genome import PROPERTIES, WEIGHTS, Genome, hidden_size_for_budget
+from hetsnn.model.networks import FeedforwardSNN
 
 pytestmark = pytest.mark.usefixtures("strict_dtypes")
 
@@ -57,7 +57,7 @@ def test_weight_arm_counts_match_the_paper_for_mnist(n_hidden, expected):
 def test_hidden_size_for_budget_mnist(budget, neuron_h, weight_h):
     assert hidden_size_for_budget(PROPERTIES, budget, 784, 10) == neuron_h
     assert hidden_size_for_budget(WEIGHTS, budget, 784, 10) == weight_h
-    assert Genome(PROPERTIES).size(FeedforwardSNN(784, neuron_h, 10)) == budget
+    assert Genome(PROPERTIES).size(FeedforwardSNN(n_in=784, n_hidden=neuron_h, n_out=10)) == budget
 
 
 def test_budget_must_be_positive():
@@ -67,7 +67,7 @@ def test_budget_must_be_positive():
 
 @pytest.mark.parametrize("space", ["direct", "relative", "log"])
 def test_every_search_space_round_trips_the_properties(space):
-    from hetsnn.genome import PROPERTIES
+    from hetsnn.model.genome import PROPERTIES
 
     network = FeedforwardSNN(n_in=3, n_hidden=8, n_out=2)
     hidden = neurons.homogeneous(8, dt=5.0, tau_m=20.0, v_th=0.5, v_rest=0.0, resistance=1.0)
@@ -86,7 +86,7 @@ def test_every_search_space_round_trips_the_properties(space):
 
 
 def test_log_space_keeps_resistance_and_threshold_gap_positive():
-    from hetsnn.genome import PROPERTIES
+    from hetsnn.model.genome import PROPERTIES
 
     network = FeedforwardSNN(n_in=3, n_hidden=8, n_out=2)
     hidden = neurons.homogeneous(8, dt=5.0, tau_m=20.0, v_th=0.5, v_rest=0.0, resistance=1.0)

@@ -9,14 +9,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hetsnn import neurons, storage, surrogates
+from hetsnn import storage
 from hetsnn.config import GradientConfig, NetworkConfig, RunConfig
-from hetsnn.genome import PROPERTIES, WEIGHTS, Genome
-from hetsnn.networks import FeedforwardSNN
+from hetsnn.model import neurons, surrogates
+from hetsnn.model.genome import PROPERTIES, WEIGHTS, Genome
+from hetsnn.model.networks import FeedforwardSNN
 from hetsnn.optim import gradient
-from hetsnn.run import METRICS, train
 from hetsnn.tasks import CartPoleTask
-from hetsnn.training import RunSpec, init_states
+from hetsnn.train.loop import METRICS, train
+from hetsnn.train.programs import RunSpec, init_states
 
 
 def smooth_arctan(alpha: float = 2.0):

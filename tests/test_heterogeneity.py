@@ -8,7 +8,7 @@ from conftest import SHARED_DATA
 from hetsnn.config import NeuronConfig
 from hetsnn.data import allen, images
 from hetsnn.errors import ConfigError
-from hetsnn.heterogeneity import TAU_FLOOR, Distribution, quenched_hidden
+from hetsnn.model.heterogeneity import TAU_FLOOR, Distribution, quenched_hidden
 
 KEY = jax.random.key(4)
 

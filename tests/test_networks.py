@@ -3,8 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hetsnn import neurons
-from hetsnn.networks import FeedforwardSNN
+from hetsnn.model import neurons
+from hetsnn.model.networks import FeedforwardSNN
 
 pytestmark = pytest.mark.usefixtures("strict_dtypes")
 

@@ -3,8 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hetsnn import neurons
-from hetsnn.neurons import LIFState, NeuronParams
+from hetsnn.model import neurons
+from hetsnn.model.neurons import LIFState, NeuronParams
 
 pytestmark = pytest.mark.usefixtures("strict_dtypes")
 

@@ -13,7 +13,7 @@ from hetsnn.cli import main
 from hetsnn.errors import ConfigError
 from hetsnn.interop import importers, nir_export, profiles
 from hetsnn.interop.lif_graph import Discretisation, LifGraph, simulate
-from hetsnn.networks import FeedforwardSNN
+from hetsnn.model.networks import FeedforwardSNN
 
 nir = pytest.importorskip("nir")
 
@@ -40,7 +40,9 @@ def synthetic(seed=0, gap_floor=0.05) -> profiles.TrainedNetwork:
 def network():
     net = synthetic()
     inputs = np.random.default_rng(1).normal(0.5, 1.0, (4, STEPS, N_IN))
-    spec = FeedforwardSNN(N_IN, N_HIDDEN, N_OUT, dt=net.dt, readout_tau=net.readout_tau)
+    spec = FeedforwardSNN(
+        n_in=N_IN, n_hidden=N_HIDDEN, n_out=N_OUT, dt=net.dt, readout_tau=net.readout_tau
+    )
     with jax.enable_x64(True):
         spikes, readout = nir_export.simulate_hetsnn(spec, nir_export.float64_params(net), inputs)
     assert 0.05 < spikes.mean() < 0.6  # the test needs a network that fires, not saturates

@@ -7,10 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hetsnn import dale, plasticity, readout, reservoir
 from hetsnn.errors import ConfigError
-from hetsnn.heterogeneity import Distribution
-from hetsnn.suite import family_scores, suite_scores
+from hetsnn.model import dale, plasticity, reservoir
+from hetsnn.model.heterogeneity import Distribution
+from hetsnn.studies import readout
+from hetsnn.studies.suite import family_scores, suite_scores
 from hetsnn.tasks.temporal import SuiteConfig, delayed, make_suite, narma, stream_masks
 
 SMALL_SUITE = SuiteConfig(

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from conftest import Interrupt, interrupt_after
 
-from hetsnn import storage, training
+from hetsnn import storage
 from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
 from hetsnn.errors import RunDirError, TrainingDiverged
-from hetsnn.run import CHECKPOINT, METRICS, PROPERTIES, RESULT, config_fingerprint, train
 from hetsnn.tasks import CartPoleTask
-from hetsnn.training import RunSpec
+from hetsnn.train import programs as training
+from hetsnn.train.loop import CHECKPOINT, METRICS, PROPERTIES, RESULT, config_fingerprint, train
+from hetsnn.train.programs import RunSpec
 
 CONFIG = RunConfig(
     CartPoleTask(max_steps=40, episodes=1),

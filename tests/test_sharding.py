@@ -12,7 +12,7 @@ SCRIPT = textwrap.dedent(
     """
     import json, re
     import jax, numpy as np
-    from hetsnn import training
+    from hetsnn.train import programs as training
     from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
     from hetsnn.tasks import CartPoleTask
 

@@ -13,7 +13,7 @@ from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.experiments import get_experiment, run_experiment
 from hetsnn.experiments import hrsnn as hrsnn_module
 from hetsnn.experiments.quenched import QuenchedSettings, cell_path, tau_distribution
-from hetsnn.report import build_report
+from hetsnn.report.build import build_report
 
 OVERRIDES = {"sizes": (20,), "kinds": ("rate",)}  # the spiking kind: test_reservoir.py
 

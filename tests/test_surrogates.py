@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hetsnn import surrogates
+from hetsnn.model import surrogates
 
 pytestmark = pytest.mark.usefixtures("strict_dtypes")
 

@@ -136,7 +136,7 @@ def _list() -> None:
 
 def _run(args) -> None:
     from hetsnn.experiments import get_experiment, run_experiment
-    from hetsnn.report import build_report
+    from hetsnn.report.build import build_report
 
     experiment = get_experiment(args.experiment)
     experiment.resolve(args.preset)  # fail fast on a bad preset name
@@ -175,7 +175,8 @@ def _tensorboard(run_dir: Path) -> Path:
 def _bench(args) -> None:
     import jax
 
-    from hetsnn import bench, storage
+    from hetsnn import storage
+    from hetsnn.train import bench
 
     if args.preset not in bench.GRIDS:
         raise ConfigError(
@@ -249,13 +250,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "run":
             _run(args)
         elif args.command == "report":
-            from hetsnn.report import build_report
+            from hetsnn.report.build import build_report
 
             _use_data_dir(args.data_dir)
             print(build_report(args.run_dir))
             print(f"figures and tables in {args.run_dir / 'report'}")
         elif args.command == "probe":
-            from hetsnn.analysis.controls import run_controls
+            from hetsnn.report.controls import run_controls
 
             _use_data_dir(args.data_dir)
             print(run_controls(args.run_dir))

@@ -6,12 +6,24 @@ one-line message that names the field and the fix.
 """
 
 import dataclasses
-import math
 from dataclasses import asdict, dataclass, field
 
 from hetsnn.errors import ConfigError
-from hetsnn.genome import SEARCH_SPACES, canonical_trainable
+from hetsnn.model.genome import SEARCH_SPACES, canonical_trainable
+from hetsnn.model.networks import HiddenLayer
+from hetsnn.model.neurons import NeuronConfig
+from hetsnn.model.surrogates import SURROGATES
 from hetsnn.tasks import Task, task_from_dict
+from hetsnn.validate import (
+    as_floats,
+    check,
+    finite,
+    flag,
+    instance,
+    is_int,
+    positive_int,
+    positive_number,
+)
 
 STRATEGY_NAMES = ("pgpe", "open_es", "snes", "cma_es")
 CENTRE_OPTIMISERS = ("clipup", "sgd", "adam")
@@ -19,11 +31,6 @@ CENTRE_OPTIMISERS = ("clipup", "sgd", "adam")
 DEFAULT_CENTRE_OPTIMISER = {"pgpe": "clipup", "open_es": "adam"}
 GRADIENT_NAMES = ("adam", "sgd")
 STATE_DTYPES = ("float32", "bfloat16")
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConfigError(message)
 
 
 # Bounds on sizes: far above any study's needs, far below what would exhaust memory or
@@ -36,119 +43,38 @@ MAX_STATE_FLOATS = 2**33  # population x seeds x n_hidden membrane potentials (3
 SEED_LIMIT = 2**32
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _positive_int(value, name: str, maximum: int | None = None) -> None:
-    _check(_is_int(value) and value > 0, f"{name} must be a positive integer, got {value!r}")
-    if maximum is not None:
-        _check(value <= maximum, f"{name} must be at most {maximum:,}, got {value:,}")
-
-
-FLOAT32_MAX = 3.4028234663852886e38  # the compiled programs compute in float32
-
-
-def _finite(value, name: str) -> None:
-    _check(
-        (_is_int(value) or isinstance(value, float)) and math.isfinite(value),
-        f"{name} must be a finite number, got {value!r}",
-    )
-    _check(abs(value) <= FLOAT32_MAX, f"{name} must fit a float32 (|x| <= 3.4e38), got {value}")
-    _check(  # jax reads a Python int as an int32
-        not _is_int(value) or abs(value) < 2**31,
-        f"{name} must be below 2**31 when given as an integer, got {value}: write it as a float",
-    )
-
-
-def _as_floats(config, *names: str) -> None:
-    """Store validated number fields as floats (an int would give int32 arrays in jax)."""
-    for name in names:
-        object.__setattr__(config, name, float(getattr(config, name)))
-
-
-def _flag(value, name: str) -> None:
-    _check(isinstance(value, bool), f"{name} must be true or false, got {value!r}")
-
-
-def _instance(value, kind, name: str) -> None:
-    names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
-    _check(isinstance(value, kind), f"{name} must be a {names}, got {type(value).__name__}")
-
-
-def _positive_number(value, name: str) -> None:
-    _finite(value, name)
-    _check(value > 0, f"{name} must be positive, got {value}")
-
-
 def _known_optimiser(name: str, kind: tuple[str, ...]) -> None:
-    _check(
+    check(
         name in kind,
         f"optimiser.name {name!r} is unknown: choose one of {STRATEGY_NAMES + GRADIENT_NAMES}",
     )
 
 
-@dataclass(frozen=True)
-class NeuronConfig:
-    """Homogeneous defaults of the hidden neurons (docs/specification.md, section 1).
+@dataclass(frozen=True, kw_only=True)
+class NetworkConfig(HiddenLayer):
+    """The hidden layer's structure (:class:`~hetsnn.model.networks.HiddenLayer`) and its
+    neurons' homogeneous defaults, validated."""
 
-    Attributes:
-        dt: Euler step, ms.  tau_m: membrane time constant, ms (must exceed dt).
-        v_th: threshold.  v_rest: rest and reset potential.  resistance: R.
-    """
-
-    dt: float = 5.0
-    tau_m: float = 20.0
-    v_th: float = 0.5
-    v_rest: float = 0.0
-    resistance: float = 1.0
-
-    def __post_init__(self):
-        for name in ("dt", "tau_m", "v_th", "v_rest", "resistance"):
-            _finite(getattr(self, name), f"neuron.{name}")
-        _as_floats(self, "dt", "tau_m", "v_th", "v_rest", "resistance")
-        _check(self.dt > 0, f"neuron.dt must be positive (ms), got {self.dt}")
-        _check(self.tau_m > 0, f"neuron.tau_m must be positive (ms), got {self.tau_m}")
-        _check(
-            self.tau_m > self.dt,
-            f"neuron.tau_m ({self.tau_m} ms) must exceed neuron.dt ({self.dt} ms) "
-            "for a stable Euler step: raise tau_m or lower dt",
-        )
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    """Hidden size and simulation settings of the feedforward SNN."""
-
-    n_hidden: int = 128
     neuron: NeuronConfig = field(default_factory=NeuronConfig)
-    steps_per_input: int = 1
-    readout_tau: float = 20.0
-    surrogate: str = "arctan"
-    surrogate_alpha: float = 2.0
-    detach_reset: bool = False
-    state_dtype: str = "float32"
 
     def __post_init__(self):
-        _instance(self.neuron, NeuronConfig, "network.neuron")
-        _positive_int(self.n_hidden, "network.n_hidden", MAX_NEURONS)
-        _positive_number(self.surrogate_alpha, "network.surrogate_alpha")
-        _flag(self.detach_reset, "network.detach_reset")
-        _check(
+        instance(self.neuron, NeuronConfig, "network.neuron")
+        positive_int(self.n_hidden, "network.n_hidden", MAX_NEURONS)
+        positive_number(self.surrogate_alpha, "network.surrogate_alpha")
+        flag(self.detach_reset, "network.detach_reset")
+        check(
             self.state_dtype in STATE_DTYPES,
             f"network.state_dtype {self.state_dtype!r} is unknown: choose one of {STATE_DTYPES}",
         )
-        _positive_int(self.steps_per_input, "network.steps_per_input", 1000)
-        _finite(self.readout_tau, "network.readout_tau")
-        _as_floats(self, "surrogate_alpha", "readout_tau")
-        _check(
+        positive_int(self.steps_per_input, "network.steps_per_input", 1000)
+        finite(self.readout_tau, "network.readout_tau")
+        as_floats(self, "surrogate_alpha", "readout_tau")
+        check(
             self.readout_tau > self.neuron.dt,
             f"network.readout_tau ({self.readout_tau} ms) must exceed neuron.dt "
             f"({self.neuron.dt} ms)",
         )
-        from hetsnn.surrogates import SURROGATES
-
-        _check(
+        check(
             isinstance(self.surrogate, str) and self.surrogate in SURROGATES,
             f"network.surrogate {self.surrogate!r} is unknown: choose one of {sorted(SURROGATES)}",
         )
@@ -204,23 +130,23 @@ class StrategyConfig:
                 f"optimiser.centre_optimiser applies to {sorted(DEFAULT_CENTRE_OPTIMISER)} "
                 f"only: {self.name} has its own centre update (leave it null)"
             )
-        _check(
+        check(
             self.centre_optimiser in (*CENTRE_OPTIMISERS, None),
             f"optimiser.centre_optimiser {self.centre_optimiser!r} is unknown: "
             f"choose one of {CENTRE_OPTIMISERS}",
         )
-        _positive_int(self.population, "optimiser.population", MAX_POPULATION)
-        _check(
+        positive_int(self.population, "optimiser.population", MAX_POPULATION)
+        check(
             self.population % 2 == 0 and self.population >= 4,
             f"optimiser.population must be an even number >= 4 for antithetic sampling, "
             f"got {self.population}: use {max(4, self.population + self.population % 2)}",
         )
         for name in ("lr", "max_velocity", "std_init", "std_lr"):
-            _positive_number(getattr(self, name), f"optimiser.{name}")
-        _as_floats(self, "lr", "max_velocity", "std_init", "std_lr")
+            positive_number(getattr(self, name), f"optimiser.{name}")
+        as_floats(self, "lr", "max_velocity", "std_init", "std_lr")
         if self.eval_block is not None:
-            _positive_int(self.eval_block, "optimiser.eval_block")
-            _check(
+            positive_int(self.eval_block, "optimiser.eval_block")
+            check(
                 self.population % self.eval_block == 0,
                 f"optimiser.eval_block ({self.eval_block}) must divide the population "
                 f"({self.population})",
@@ -250,11 +176,11 @@ class GradientConfig:
 
     def __post_init__(self):
         _known_optimiser(self.name, GRADIENT_NAMES)
-        _positive_number(self.lr, "optimiser.lr")
-        _positive_int(self.batch, "optimiser.batch", 1_000_000)
-        _finite(self.gamma, "optimiser.gamma")
-        _as_floats(self, "lr", "gamma")
-        _check(0 < self.gamma <= 1, f"optimiser.gamma must be in (0, 1], got {self.gamma}")
+        positive_number(self.lr, "optimiser.lr")
+        positive_int(self.batch, "optimiser.batch", 1_000_000)
+        finite(self.gamma, "optimiser.gamma")
+        as_floats(self, "lr", "gamma")
+        check(0 < self.gamma <= 1, f"optimiser.gamma must be in (0, 1], got {self.gamma}")
 
 
 Optimiser = StrategyConfig | GradientConfig
@@ -297,41 +223,41 @@ class RunConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "trainable", canonical_trainable(self.trainable))
-        _instance(self.task, Task.__args__, "task")
-        _instance(self.network, NetworkConfig, "network")
-        _instance(self.optimiser, (StrategyConfig, GradientConfig), "optimiser")
-        _check(
+        instance(self.task, Task.__args__, "task")
+        instance(self.network, NetworkConfig, "network")
+        instance(self.optimiser, (StrategyConfig, GradientConfig), "optimiser")
+        check(
             self.search_space in SEARCH_SPACES,
             f"unknown search_space {self.search_space!r}: choose one of {SEARCH_SPACES}",
         )
         gap = self.network.neuron.v_th - self.network.neuron.v_rest
-        _check(
+        check(
             self.search_space == "direct" or gap > 0,
             f"search_space {self.search_space!r} needs neuron.v_th > neuron.v_rest, got a "
             f"gap of {gap:g}",
         )
-        _positive_int(self.generations, "generations", MAX_GENERATIONS)
-        _positive_int(self.seeds, "seeds", MAX_SEEDS)
-        _positive_int(self.chunk, "chunk")
-        _positive_int(self.eval_episodes, "eval_episodes", 1_000_000)
-        _check(
-            _is_int(self.seed) and 0 <= self.seed < SEED_LIMIT,
+        positive_int(self.generations, "generations", MAX_GENERATIONS)
+        positive_int(self.seeds, "seeds", MAX_SEEDS)
+        positive_int(self.chunk, "chunk")
+        positive_int(self.eval_episodes, "eval_episodes", 1_000_000)
+        check(
+            is_int(self.seed) and 0 <= self.seed < SEED_LIMIT,
             f"seed must be an integer in [0, 2**32), got {self.seed!r}",
         )
         if isinstance(self.optimiser, StrategyConfig):
             floats = self.optimiser.population * self.seeds * self.network.n_hidden
-            _check(
+            check(
                 floats <= MAX_STATE_FLOATS,
                 f"population x seeds x n_hidden = {floats:,} membrane potentials would not fit "
                 f"in memory (at most {MAX_STATE_FLOATS:,}): lower one of them",
             )
         if isinstance(self.optimiser, GradientConfig):
-            _check(
+            check(
                 self.task.supervised or hasattr(self.task, "sample_episode"),
                 f"task {self.task.name} has no sampled policy for REINFORCE: train it with an "
                 f"evolution strategy (optimiser.name one of {STRATEGY_NAMES})",
             )
-            _check(
+            check(
                 self.task.supervised or self.optimiser.batch >= 2,
                 "optimiser.batch must be >= 2 for REINFORCE: its baseline is the batch mean, "
                 "so one episode per update has no advantage to learn from",

@@ -15,7 +15,7 @@ from hetsnn.config import NetworkConfig, RunConfig
 from hetsnn.errors import ConfigError
 from hetsnn.experiments.base import Experiment, Point, es_options
 from hetsnn.experiments.control import BraxSettings, brax_task
-from hetsnn.genome import PROPERTIES, canonical_trainable, hidden_size_for_budget
+from hetsnn.model.genome import PROPERTIES, canonical_trainable, hidden_size_for_budget
 from hetsnn.tasks import CartPoleTask
 from hetsnn.tasks.control import BRAX_ENVS
 

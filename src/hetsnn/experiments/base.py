@@ -17,9 +17,9 @@ from tqdm.auto import tqdm
 from hetsnn import storage
 from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
 from hetsnn.errors import ConfigError, RunDirError
-from hetsnn.genome import PROPERTIES, WEIGHTS, hidden_size_for_budget
+from hetsnn.model.genome import PROPERTIES, WEIGHTS, hidden_size_for_budget
 from hetsnn.provenance import provenance
-from hetsnn.run import train
+from hetsnn.train.loop import train
 
 MANIFEST = "experiment.json"
 
@@ -52,12 +52,11 @@ class Experiment:
     presets: dict[str, Any]
     make_points: Callable[[Any], list[Point]]
     curve_x: str = "generation"  # learning curves against "generation" or "episodes" seen
-    sections: tuple[str, ...] = ()  # extra report sections (names in hetsnn.report.SECTIONS)
+    sections: tuple[str, ...] = ()  # extra report sections (names in hetsnn.report.build.SECTIONS)
     # Studies that train no RunConfig (reservoirs, STDP, Bayesian design) bring their own
-    # ``runner(settings, out, progress)``, which must skip what ``out`` already holds, and
-    # ``report(run_dir, manifest, out) -> markdown``; make_points then returns [].
+    # ``runner(settings, out, progress)``, which must skip what ``out`` already holds;
+    # make_points then returns [] (their report: hetsnn.report.build.REPORTS).
     runner: Callable[[Any, Path, bool], None] | None = None
-    report: Callable[[Path, dict, Path], str] | None = None
     check: Callable[[Any], None] | None = None  # raise before anything is written (data)
 
     def resolve(self, preset: str, overrides: dict | None = None) -> Any:

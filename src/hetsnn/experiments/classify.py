@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from hetsnn.config import GradientConfig, NetworkConfig, RunConfig, StrategyConfig
 from hetsnn.errors import ConfigError
 from hetsnn.experiments.base import Experiment, Point
-from hetsnn.genome import PROPERTIES, WEIGHTS
+from hetsnn.model.genome import PROPERTIES, WEIGHTS
 from hetsnn.tasks import ClassificationTask
 
 DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}

@@ -25,13 +25,12 @@ numbers of the default and of the variant validation chose, per arm and data set
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
 from hetsnn.errors import ConfigError
 from hetsnn.experiments.base import Experiment, Point
 from hetsnn.experiments.classify import DATASET_LABELS
-from hetsnn.genome import PROPERTIES, WEIGHTS
+from hetsnn.model.genome import PROPERTIES, WEIGHTS
 from hetsnn.tasks import ClassificationTask
 
 
@@ -166,12 +165,6 @@ PRESETS = {
 }
 
 
-def _report(run_dir: Path, manifest: dict, out: Path) -> str:
-    from hetsnn.analysis.variants import report
-
-    return report(run_dir, manifest, out)
-
-
 EXPERIMENT = Experiment(
     name="classify-variants",
     summary="the Neuron and Weight arms on images under one-switch variants of the modelling "
@@ -180,5 +173,4 @@ EXPERIMENT = Experiment(
     y_label="validation accuracy of the final centre",
     presets=PRESETS,
     make_points=make_points,
-    report=_report,
 )

@@ -10,7 +10,7 @@ population, and fits the learned time constants against biology (experiment 4).
 from dataclasses import dataclass
 
 from hetsnn.experiments.base import Experiment, Point, es_options, neuron_arm, weight_arm
-from hetsnn.genome import PROPERTIES
+from hetsnn.model.genome import PROPERTIES
 from hetsnn.tasks.control import BraxTask
 
 

@@ -32,9 +32,9 @@ from tqdm.auto import tqdm
 from hetsnn import storage
 from hetsnn.analysis.spike_distance import spike_pattern_diversity
 from hetsnn.data import load_dataset
-from hetsnn.ei import EINetwork, add_weight_noise, calibrate_input_gain
 from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.experiments.base import Experiment, no_points
+from hetsnn.model.recurrent_ei import EINetwork, add_weight_noise, calibrate_input_gain
 from hetsnn.tasks.classify import N_CLASSES, N_PIXELS, pixel_statistics
 
 
@@ -270,12 +270,6 @@ PRESETS = {
 }  # fmt: skip
 
 
-def _report(run_dir, manifest, out):
-    from hetsnn.analysis.ei import report
-
-    return report(run_dir, manifest, out)
-
-
 EXPERIMENT = Experiment(
     name="ei",
     summary="Dale's-law E/I recurrent SNN on Fashion-MNIST by BPTT: sweep of the E:I ratio",
@@ -285,5 +279,4 @@ EXPERIMENT = Experiment(
     make_points=no_points,
     check=_check_data,
     runner=run_ei,
-    report=_report,
 )

@@ -27,11 +27,12 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from hetsnn import plasticity, reservoir, storage
+from hetsnn import storage
 from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.experiments.base import Experiment, no_points
-from hetsnn.heterogeneity import Distribution
-from hetsnn.suite import family_scores, suite_scores
+from hetsnn.model import plasticity, reservoir
+from hetsnn.model.heterogeneity import Distribution
+from hetsnn.studies.suite import family_scores, suite_scores
 from hetsnn.tasks.temporal import SMOKE_SUITE, SuiteConfig, make_suite
 
 SEARCH_SEED_OFFSET = 10_000  # search seeds are 10000, 10001, ...; test seeds 0, 1, ...
@@ -317,12 +318,6 @@ PRESETS = {
 }
 
 
-def _report(run_dir, manifest, out):
-    from hetsnn.analysis.hrsnn import report
-
-    return report(run_dir, manifest, out)
-
-
 EXPERIMENT = Experiment(
     name="hrsnn",
     summary="recurrent E/I SNN with heterogeneous STDP; Bayesian design of spikes per MC",
@@ -331,5 +326,4 @@ EXPERIMENT = Experiment(
     presets=PRESETS,
     make_points=no_points,
     runner=run_hrsnn,
-    report=_report,
 )

@@ -19,11 +19,12 @@ from pathlib import Path
 import jax
 from tqdm.auto import tqdm
 
-from hetsnn import reservoir, storage
+from hetsnn import storage
 from hetsnn.errors import ConfigError
 from hetsnn.experiments.base import Experiment, no_points
-from hetsnn.heterogeneity import Distribution
-from hetsnn.suite import suite_scores
+from hetsnn.model import reservoir
+from hetsnn.model.heterogeneity import Distribution
+from hetsnn.studies.suite import suite_scores
 from hetsnn.tasks.temporal import SMOKE_SUITE, SuiteConfig, make_suite
 
 BIOLOGICAL = {"allen-mouse": "mouse VISp L4 spiny", "allen-human": "human MTG spiny"}
@@ -217,12 +218,6 @@ PRESETS = {
 }
 
 
-def _report(run_dir, manifest, out):
-    from hetsnn.analysis.quenched import report
-
-    return report(run_dir, manifest, out)
-
-
 EXPERIMENT = Experiment(
     name="quenched",
     summary="reservoirs with quenched tau_m: homogeneous vs heterogeneous on a task suite",
@@ -232,5 +227,4 @@ EXPERIMENT = Experiment(
     make_points=no_points,
     runner=run_quenched,
     check=distributions,  # the Allen table must be readable before anything is written
-    report=_report,
 )

@@ -35,11 +35,11 @@ from hetsnn.config import RunConfig
 from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.interop import importers, profiles
 from hetsnn.interop.lif_graph import HIDDEN, INPUT, READOUT, Discretisation, LifGraph, simulate
-from hetsnn.networks import FeedforwardSNN, NetworkParams
-from hetsnn.neurons import NeuronParams
-from hetsnn.run import CENTRES, CONFIG, centres_to_params
+from hetsnn.model.networks import FeedforwardSNN, NetworkParams
+from hetsnn.model.neurons import NeuronParams
 from hetsnn.tasks import ClassificationTask
-from hetsnn.training import RunSpec, seed_keys
+from hetsnn.train.loop import CENTRES, CONFIG, centres_to_params
+from hetsnn.train.programs import RunSpec, seed_keys
 
 SPIKE_CONDITION = (
     "forward Euler step, then a spike where v >= v_threshold, then v = v_reset in the same "

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from hetsnn import storage
-from hetsnn.run import CENTRE_KEYS, CENTRES, CONFIG, METRICS, PROPERTIES, RESULT
+from hetsnn.train.loop import CENTRE_KEYS, CENTRES, CONFIG, METRICS, PROPERTIES, RESULT
 
 PER_SEED = ("centre_reward", "reward_mean")
 FOLDER = "tensorboard"

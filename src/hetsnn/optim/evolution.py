@@ -2,26 +2,24 @@
 
 One generation (for one seed) is ``ask -> evaluate the population (vmap) -> tell``; a chunk
 of generations is a ``lax.scan`` of the generation ``vmap``-ed over seeds. Nothing here does
-I/O; :mod:`hetsnn.run` drives it through :mod:`hetsnn.training`, which documents the
-trainer interface.
+I/O; :mod:`hetsnn.train.loop` drives it through :mod:`hetsnn.train.programs`; the
+interface is :class:`hetsnn.optim.trainer.Trainer`.
 """
 
 import dataclasses
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from hetsnn import neurons
 from hetsnn.config import StrategyConfig
-from hetsnn.networks import NetworkParams
+from hetsnn.model import neurons
+from hetsnn.model.networks import NetworkParams
 from hetsnn.optim.es import Maximiser, make_maximiser
+from hetsnn.optim.trainer import Problem, Trainer
 from hetsnn.sharding import shard_population
-
-if TYPE_CHECKING:
-    from hetsnn.training import RunSpec
 
 
 @struct.dataclass
@@ -46,26 +44,26 @@ def _maximiser(strategy: StrategyConfig, num_dims: int) -> Maximiser:
     return make_maximiser(strategy, num_dims)
 
 
-def maximiser(spec: "RunSpec") -> Maximiser:
+def maximiser(spec: Problem) -> Maximiser:
     return _maximiser(spec.optimiser, spec.num_dims)
 
 
-def centre(spec: "RunSpec", state: SeedState) -> jax.Array:
+def centre(spec: Problem, state: SeedState) -> jax.Array:
     """The search centre of one seed, ``(num_dims,)``."""
     return maximiser(spec).centre(state.search)
 
 
-def episodes_per_generation(spec: "RunSpec") -> int:
+def episodes_per_generation(spec: Problem) -> int:
     """Episodes simulated: population and centre, each over the task's episodes."""
     return (spec.optimiser.population + 1) * spec.task.episodes
 
 
-def training_episodes_per_generation(spec: "RunSpec") -> int:
+def training_episodes_per_generation(spec: Problem) -> int:
     """Episodes whose rewards inform the update: the population's."""
     return spec.optimiser.population * spec.task.episodes
 
 
-def init_seed(spec: "RunSpec", hidden: neurons.NeuronParams, key: jax.Array) -> SeedState:
+def init_seed(spec: Problem, hidden: neurons.NeuronParams, key: jax.Array) -> SeedState:
     """Random fixed network around ``hidden``, search centred on its genome."""
     key_net, key_search, key_run = jax.random.split(key, 3)
     base = spec.network.init(key_net, hidden)
@@ -88,7 +86,7 @@ def search_is_finite(search) -> jax.Array:
 
 
 def generation(
-    spec: "RunSpec", state: SeedState, data=None
+    spec: Problem, state: SeedState, data=None
 ) -> tuple[SeedState, dict[str, jax.Array]]:
     """One ES generation for one seed; returns the new state and scalar metrics.
 
@@ -131,3 +129,12 @@ def generation(
     }
     new_state = SeedState(search=search, base=state.base, key=key, generation=state.generation + 1)
     return new_state, metrics
+
+
+TRAINER = Trainer(
+    init_seed=init_seed,
+    generation=generation,
+    centre=centre,
+    episodes_per_generation=episodes_per_generation,
+    training_episodes_per_generation=training_episodes_per_generation,
+)

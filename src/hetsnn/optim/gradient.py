@@ -17,10 +17,10 @@ potential relative to threshold, ``u - v_th``, over all live steps, sub-steps an
 neurons of the batch, and the fraction of those local BPTT factors
 ``|dv(t)/dv(t-dt)| > 1`` (see :func:`hetsnn.neurons.reset_jacobian`).
 
-The trainer interface is documented in :mod:`hetsnn.training`.
+The trainer interface is :class:`hetsnn.optim.trainer.Trainer`.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -28,13 +28,11 @@ import numpy as np
 import optax
 from flax import struct
 
-from hetsnn import neurons
 from hetsnn.config import GradientConfig
-from hetsnn.networks import NetworkParams
+from hetsnn.model import neurons
+from hetsnn.model.networks import NetworkParams
 from hetsnn.optim.es import concrete
-
-if TYPE_CHECKING:
-    from hetsnn.training import RunSpec
+from hetsnn.optim.trainer import Problem, Trainer
 
 U_EDGES = tuple(np.linspace(-3.0, 3.0, 61).tolist())  # bins of u - v_th (dimensionless)
 _MAX_SKIPS = 2**30  # never stop applying updates because of earlier non-finite ones
@@ -79,20 +77,20 @@ def optimiser(config: GradientConfig) -> optax.GradientTransformation:
     return optax.apply_if_finite(make(config.lr), max_consecutive_errors=_MAX_SKIPS)
 
 
-def centre(spec: "RunSpec", state: GradState) -> jax.Array:
+def centre(spec: Problem, state: GradState) -> jax.Array:
     return state.flat
 
 
-def episodes_per_generation(spec: "RunSpec") -> int:
+def episodes_per_generation(spec: Problem) -> int:
     """Episodes simulated: the training batch and the greedy evaluation of the parameters."""
     return spec.optimiser.batch + spec.task.episodes
 
 
-def training_episodes_per_generation(spec: "RunSpec") -> int:
+def training_episodes_per_generation(spec: Problem) -> int:
     return spec.optimiser.batch
 
 
-def init_seed(spec: "RunSpec", hidden: neurons.NeuronParams, key: jax.Array) -> GradState:
+def init_seed(spec: Problem, hidden: neurons.NeuronParams, key: jax.Array) -> GradState:
     """Random fixed network around ``hidden``; training starts from its genome."""
     key_net, key_run = jax.random.split(key)
     base = spec.network.init(key_net, hidden)
@@ -123,7 +121,7 @@ def advantages(rewards: jax.Array, alive: jax.Array, gamma: float) -> jax.Array:
     return centred / (scale + 1e-8)
 
 
-def reinforce_loss(flat: jax.Array, spec: "RunSpec", base: NetworkParams, key, data=None):
+def reinforce_loss(flat: jax.Array, spec: Problem, base: NetworkParams, key, data=None):
     """``(loss, Rollout)`` for a batch of ``optimiser.batch`` sampled episodes."""
     params = spec.genome.unflatten(flat, base)
     batch = spec.optimiser.batch
@@ -140,7 +138,7 @@ def reinforce_loss(flat: jax.Array, spec: "RunSpec", base: NetworkParams, key, d
     return loss, rollout
 
 
-def supervised_loss(flat: jax.Array, spec: "RunSpec", base: NetworkParams, key, data):
+def supervised_loss(flat: jax.Array, spec: Problem, base: NetworkParams, key, data):
     """``(loss, Rollout)``: mean softmax cross-entropy of the read-out potentials (the
     logits) on ``optimiser.batch`` labelled inputs drawn from ``data``."""
     params = spec.genome.unflatten(flat, base)
@@ -155,7 +153,7 @@ def supervised_loss(flat: jax.Array, spec: "RunSpec", base: NetworkParams, key, 
     return loss, rollout
 
 
-def membrane_statistics(spec: "RunSpec", hidden: neurons.NeuronParams, rollout: Rollout):
+def membrane_statistics(spec: Problem, hidden: neurons.NeuronParams, rollout: Rollout):
     """Histogram of ``u - v_th`` (bins ``U_EDGES``, clipped into the end bins) and the
     fraction of local BPTT factors above 1, over live steps."""
     u = rollout.u  # (B, T, steps_per_input, H)
@@ -169,7 +167,7 @@ def membrane_statistics(spec: "RunSpec", hidden: neurons.NeuronParams, rollout: 
 
 
 def generation(
-    spec: "RunSpec", state: GradState, data=None
+    spec: Problem, state: GradState, data=None
 ) -> tuple[GradState, dict[str, jax.Array]]:
     """One update for one seed (REINFORCE, or cross-entropy for a supervised task);
     returns the new state and metrics."""
@@ -196,3 +194,12 @@ def generation(
         flat=flat, opt_state=opt_state, base=state.base, key=key, generation=state.generation + 1
     )
     return new_state, metrics
+
+
+TRAINER = Trainer(
+    init_seed=init_seed,
+    generation=generation,
+    centre=centre,
+    episodes_per_generation=episodes_per_generation,
+    training_episodes_per_generation=training_episodes_per_generation,
+)

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from hetsnn.errors import ConfigError
-from hetsnn.networks import FeedforwardSNN, NetworkParams
+from hetsnn.model.networks import FeedforwardSNN, NetworkParams
 
 
 @struct.dataclass

@@ -40,7 +40,7 @@ from flax import struct
 from hetsnn.data import load_dataset
 from hetsnn.data.images import DATASETS, SPLIT_SIZES
 from hetsnn.errors import ConfigError
-from hetsnn.networks import FeedforwardSNN, NetworkParams
+from hetsnn.model.networks import FeedforwardSNN, NetworkParams
 from hetsnn.tasks.base import require_positive
 
 FITNESSES = ("cross_entropy", "accuracy")

@@ -28,7 +28,7 @@ import numpy as np
 from flax import struct
 
 from hetsnn.errors import ConfigError
-from hetsnn.networks import FeedforwardSNN, NetworkParams
+from hetsnn.model.networks import FeedforwardSNN, NetworkParams
 from hetsnn.tasks.base import require_positive
 
 # (observation size, action size) of brax 0.14.2's environments with default arguments: the

@@ -34,8 +34,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.distributions import fit_all  # noqa: E402
 from hetsnn.analysis.intervals import mean_interval  # noqa: E402
-from hetsnn.genome import PROPERTIES  # noqa: E402
-from hetsnn.run import CENTRE_KEYS  # noqa: E402
+from hetsnn.config import RunConfig  # noqa: E402
+from hetsnn.errors import RunDirError  # noqa: E402
+from hetsnn.experiments.base import MANIFEST  # noqa: E402
+from hetsnn.model.genome import PROPERTIES  # noqa: E402
+from hetsnn.report.common import csv_table, finished_points, fmt, save_figure  # noqa: E402
+from hetsnn.train.loop import (  # noqa: E402
+    CENTRE_KEYS,  # noqa: E402
+    CENTRES,
+    CONFIG,
+    centres_to_params,
+)
+from hetsnn.train.programs import RunSpec, evaluate_params  # noqa: E402
 
 TRANSFORMS = (
     "homogenise",
@@ -118,10 +128,6 @@ def trained_properties(config) -> tuple[str, ...]:
 def point_controls(folder: Path, seed: int = 0) -> list[dict]:
     """Every control on every trained property of one finished run: one row each, with
     the per-seed scores, their change from the trained centres and its interval."""
-    from hetsnn.config import RunConfig
-    from hetsnn.run import CENTRES, CONFIG, centres_to_params
-    from hetsnn.training import RunSpec, evaluate_params
-
     config = RunConfig.from_dict(storage.read_json(folder / CONFIG))
     properties = trained_properties(config)
     if not properties:
@@ -154,10 +160,6 @@ def run_controls(run_dir: Path) -> str:
     """Apply every control to every finished point of ``run_dir`` that trained neuron
     properties; write ``report/controls.md``, ``controls.csv`` and ``controls.png``; return
     the Markdown."""
-    from hetsnn.errors import RunDirError
-    from hetsnn.experiments.base import MANIFEST
-    from hetsnn.report import csv_table, finished_points, fmt, save_figure
-
     run_dir = Path(run_dir)
     if not (run_dir / MANIFEST).exists():
         raise RunDirError(f"{run_dir} holds no experiment (no {MANIFEST}): nothing to probe")

@@ -29,14 +29,15 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from hetsnn import storage, training
+from hetsnn import storage
 from hetsnn.config import RunConfig
 from hetsnn.errors import RunDirError, TrainingDiverged
-from hetsnn.networks import NetworkParams
-from hetsnn.neurons import NeuronParams, tau_to_logit
+from hetsnn.model.networks import NetworkParams
+from hetsnn.model.neurons import NeuronParams, tau_to_logit
 from hetsnn.optim import evolution
 from hetsnn.provenance import provenance
-from hetsnn.training import RunSpec
+from hetsnn.train import programs as training
+from hetsnn.train.programs import RunSpec
 
 CONFIG, METRICS, CHECKPOINT, PROBES, RESULT, CENTRES, PROPERTIES = (
     "config.json",

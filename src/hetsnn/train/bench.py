@@ -28,14 +28,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hetsnn import bench_peers, neurons, training
 from hetsnn.allocator import allocator
-from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
+from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
 from hetsnn.data.locations import DataNotFound
-from hetsnn.genome import PROPERTIES
-from hetsnn.networks import FeedforwardSNN
+from hetsnn.model import neurons
+from hetsnn.model.genome import PROPERTIES
+from hetsnn.model.networks import FeedforwardSNN
 from hetsnn.sharding import shard_population
 from hetsnn.tasks import CartPoleTask, ClassificationTask, MemoryTask
+from hetsnn.train import bench_peers
+from hetsnn.train import programs as training
 
 N_IN, N_OUT = 16, 4  # synthetic stream sizes
 NAIVE_SAMPLE = 64  # individuals timed by the naive reference
@@ -106,9 +108,9 @@ def stream_setup(
     population: int, n_hidden: int, steps: int, seed: int = 0, state_dtype: str = "float32"
 ):
     """Network, shared weights, a population of heterogeneous hidden layers and inputs."""
-    network = FeedforwardSNN(N_IN, n_hidden, N_OUT, state_dtype=state_dtype)
+    network = FeedforwardSNN(n_in=N_IN, n_hidden=n_hidden, n_out=N_OUT, state_dtype=state_dtype)
     key_net, key_pop, key_x = jax.random.split(jax.random.key(seed), 3)
-    hidden = neurons.homogeneous(n_hidden, dt=5.0, tau_m=20.0, v_th=0.5, v_rest=0.0, resistance=1.0)
+    hidden = NeuronConfig().homogeneous(n_hidden)
     base = network.init(key_net, hidden)
     noise = jax.random.normal(key_pop, (4, population, n_hidden)) * 0.1
     population_hidden = neurons.NeuronParams(

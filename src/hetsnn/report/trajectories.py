@@ -22,8 +22,9 @@ from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.distributions import fit  # noqa: E402
 from hetsnn.data import allen  # noqa: E402
 from hetsnn.data.images import DataNotFound  # noqa: E402
-from hetsnn.genome import PROPERTIES as PROPERTY_NAMES  # noqa: E402
-from hetsnn.run import PROPERTIES, QUANTILES  # noqa: E402
+from hetsnn.model.genome import PROPERTIES as PROPERTY_NAMES  # noqa: E402
+from hetsnn.report.common import finished_points, fmt, save_figure  # noqa: E402
+from hetsnn.train.loop import PROPERTIES, QUANTILES  # noqa: E402
 
 SPREAD = {"tau_m": "cv", "v_th": "cv", "v_rest": "std", "R": "cv"}  # statistic shown
 
@@ -50,8 +51,6 @@ def ks_to_reference(quantiles: np.ndarray, reference) -> np.ndarray:
 def trajectories(run_dir: Path, manifest: dict, reference) -> list[dict]:
     """One row per finished point with properties.jsonl: generations, the spread of each
     property (``SPREAD``, mean over seeds), the tau_m KS distance when ``reference``."""
-    from hetsnn.report import finished_points
-
     rows = []
     for point, folder in finished_points(run_dir, manifest):
         if not (folder / PROPERTIES).exists():
@@ -75,8 +74,6 @@ def trajectories(run_dir: Path, manifest: dict, reference) -> list[dict]:
 def section(run_dir: Path, manifest: dict, out: Path) -> str:
     """Markdown lines (first -> last checkpoint) and ``heterogeneity.png``; "" when no
     point recorded its properties."""
-    from hetsnn.report import fmt, save_figure
-
     reference = allen_reference()
     rows = trajectories(run_dir, manifest, reference)
     if not rows:

@@ -18,8 +18,8 @@ from hetsnn import storage
 from hetsnn.analysis.intervals import caption, mean_interval
 from hetsnn.errors import RunDirError
 from hetsnn.experiments.quenched import cell_path, robustness_path
-from hetsnn.report import fmt, save_figure
-from hetsnn.suite import FAMILIES, family_scores
+from hetsnn.report.common import fmt, save_figure
+from hetsnn.studies.suite import FAMILIES, family_scores
 from hetsnn.tasks.temporal import SuiteConfig
 
 

@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hetsnn import readout
-from hetsnn.reservoir import Dynamics, Reservoir, final_features, run
+from hetsnn.model.reservoir import Dynamics, Reservoir, final_features, run
+from hetsnn.studies import readout
 from hetsnn.tasks.temporal import SuiteConfig, SuiteData, stream_masks
 
 

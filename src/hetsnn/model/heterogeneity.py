@@ -16,9 +16,11 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from hetsnn import neurons
-from hetsnn.config import NeuronConfig
+from hetsnn.analysis.distributions import fit
+from hetsnn.data import allen
 from hetsnn.errors import ConfigError
+from hetsnn.model import neurons
+from hetsnn.model.neurons import NeuronConfig
 
 FAMILIES = ("constant", "gamma", "lognormal", "uniform")
 TAU_FLOOR = 1.01  # drawn tau_m below this multiple of dt are raised to it (k = dt/tau < 1)
@@ -80,9 +82,6 @@ class Distribution:
     def biological(cls, population: str, family: str = "gamma") -> "Distribution":
         """``family`` fitted (location 0) to the membrane time constants (ms) of an Allen
         Cell Types population (labels in :data:`hetsnn.data.allen.POPULATIONS`)."""
-        from hetsnn.analysis.distributions import fit
-        from hetsnn.data import allen
-
         chosen = [p for p in allen.POPULATIONS if p.label == population]
         if not chosen:
             labels = [p.label for p in allen.POPULATIONS]
@@ -102,13 +101,6 @@ def quenched_hidden(
 ) -> neurons.NeuronParams:
     """``n`` neurons at ``neuron``'s defaults except tau_m, drawn once from ``tau_m`` (ms)
     by :func:`draw_taus`."""
-    base = neurons.homogeneous(
-        n,
-        dt=neuron.dt,
-        tau_m=neuron.tau_m,
-        v_th=neuron.v_th,
-        v_rest=neuron.v_rest,
-        resistance=neuron.resistance,
-    )
+    base = neuron.homogeneous(n)
     taus = draw_taus(key, n, tau_m, neuron.dt)
     return base.replace(tau_logit=neurons.tau_to_logit(taus, neuron.dt))

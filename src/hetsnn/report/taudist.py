@@ -19,7 +19,8 @@ from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.distributions import FAMILIES, fit_all  # noqa: E402
 from hetsnn.data import allen  # noqa: E402
 from hetsnn.data.images import DataNotFound  # noqa: E402
-from hetsnn.run import CENTRES, CONFIG  # noqa: E402
+from hetsnn.report.common import csv_table, finished_points, fmt, save_figure  # noqa: E402
+from hetsnn.train.loop import CENTRES, CONFIG  # noqa: E402
 
 
 def task_label(task: dict) -> str:
@@ -29,8 +30,6 @@ def task_label(task: dict) -> str:
 
 def learned_time_constants(run_dir: Path, manifest: dict) -> dict[str, np.ndarray]:
     """Per task: learned tau_m in ms, ``(seeds * n_hidden,)``, of its chosen run."""
-    from hetsnn.report import finished_points
-
     chosen: dict[str, tuple] = {}
     for _, folder in finished_points(run_dir, manifest):
         config = storage.read_json(folder / CONFIG)
@@ -54,8 +53,6 @@ def biological_time_constants() -> dict[str, np.ndarray]:
 
 def report_section(run_dir: Path, manifest: dict, out: Path) -> str:
     """Markdown table of the fits; writes ``taudist.png`` and ``taudist.csv``."""
-    from hetsnn.report import csv_table, fmt, save_figure
-
     samples = {f"model: {k}": v for k, v in learned_time_constants(run_dir, manifest).items()}
     if not samples:
         return ""
@@ -106,11 +103,11 @@ def report_section(run_dir: Path, manifest: dict, out: Path) -> str:
         "properties and neurons, seeds pooled; the untrained value is 20 ms for every neuron.",
         note,
     ]
-    taudist_figure(samples, fits, out / "taudist.png", save_figure)
+    taudist_figure(samples, fits, out / "taudist.png")
     return "\n".join(lines) + "\n"
 
 
-def taudist_figure(samples: dict, fits: dict, path: Path, save_figure) -> None:
+def taudist_figure(samples: dict, fits: dict, path: Path) -> None:
     """Histograms with both fitted densities, one panel per population (model and biology)."""
     fig, axes = plt.subplots(
         1, len(samples), figsize=(3.4 * len(samples), 3.0), dpi=110, squeeze=False

@@ -10,15 +10,15 @@ simulation steps (1 for control tasks, 4 for images); the network state is retur
 it carries over from one environment step to the next within an episode.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from hetsnn import neurons
-from hetsnn.neurons import LIFState, NeuronParams
-from hetsnn.surrogates import SURROGATES, SpikeFn
+from hetsnn.model import neurons
+from hetsnn.model.neurons import LIFState, NeuronParams
+from hetsnn.model.surrogates import SURROGATES, SpikeFn
 
 
 @struct.dataclass
@@ -44,13 +44,15 @@ class NetworkState:
     readout: jax.Array
 
 
-@dataclass(frozen=True)
-class FeedforwardSNN:
-    """Static structure of the network (hashable; the numbers live in NetworkParams).
+@dataclass(frozen=True, kw_only=True)
+class HiddenLayer:
+    """How the hidden layer is sized and simulated: the one definition of the network's
+    structure, shared by the run config (:class:`hetsnn.config.NetworkConfig` adds the
+    neurons' homogeneous defaults and validation) and the network (:class:`FeedforwardSNN`
+    adds the input and output sizes and the step).
 
     Attributes:
-        n_in, n_hidden, n_out: layer sizes.
-        dt: Euler step in ms.
+        n_hidden: hidden neurons.
         steps_per_input: simulation steps each input is presented for.
         readout_tau: time constant of the read-out integrators in ms (homogeneous, fixed).
         surrogate, surrogate_alpha: spike surrogate for gradient training (see surrogates).
@@ -61,16 +63,37 @@ class FeedforwardSNN:
             ``jax.enable_x64``) computes in float64 throughout, for reference simulations.
     """
 
-    n_in: int
-    n_hidden: int
-    n_out: int
-    dt: float = 5.0
+    n_hidden: int = 128
     steps_per_input: int = 1
     readout_tau: float = 20.0
     surrogate: str = "arctan"
     surrogate_alpha: float = 2.0
     detach_reset: bool = False
     state_dtype: str = "float32"
+
+    def hidden_layer(self) -> "HiddenLayer":
+        """These settings alone (a subclass's extra fields dropped)."""
+        return HiddenLayer(**{f.name: getattr(self, f.name) for f in fields(HiddenLayer)})
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedforwardSNN(HiddenLayer):
+    """Static structure of the network (hashable; the numbers live in NetworkParams).
+
+    Attributes:
+        n_in, n_out: input and read-out sizes (and :class:`HiddenLayer`'s fields).
+        dt: Euler step in ms.
+    """
+
+    n_in: int
+    n_out: int
+    dt: float = 5.0
+
+    @classmethod
+    def around(cls, layer: HiddenLayer, *, n_in: int, n_out: int, dt: float) -> "FeedforwardSNN":
+        """The network of ``layer``'s structure between ``n_in`` inputs and ``n_out``
+        read-outs, stepped by ``dt`` ms."""
+        return cls(n_in=n_in, n_out=n_out, dt=dt, **vars(layer.hidden_layer()))
 
     def init(self, key: jax.Array, hidden: NeuronParams) -> NetworkParams:
         """Random LeCun-normal weights around the given hidden-layer properties."""

@@ -27,8 +27,9 @@ import numpy as np  # noqa: E402
 
 from hetsnn import storage  # noqa: E402
 from hetsnn.config import RunConfig  # noqa: E402
-from hetsnn.run import CONFIG, load_centres  # noqa: E402
-from hetsnn.training import RunSpec  # noqa: E402
+from hetsnn.report.common import csv_table, finished_points, fmt, save_figure  # noqa: E402
+from hetsnn.train.loop import CONFIG, load_centres  # noqa: E402
+from hetsnn.train.programs import RunSpec  # noqa: E402
 
 MARGIN = 0.01  # a recall is "clear" when its margin is >= 1 % of the read-out's range
 
@@ -72,8 +73,6 @@ def summarise(margins: np.ndarray) -> dict:
 
 def report_section(run_dir: Path, manifest: dict, out: Path) -> str:
     """Markdown table of recalls and margins; writes ``margins.csv`` and ``margins.png``."""
-    from hetsnn.report import csv_table, finished_points, fmt, save_figure
-
     rows = []
     for point, folder in finished_points(run_dir, manifest):
         summary = summarise(point_margins(folder))

@@ -19,7 +19,8 @@ import numpy as np  # noqa: E402
 
 from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.shapley import coalitions, shapley_values  # noqa: E402
-from hetsnn.run import CONFIG, RESULT  # noqa: E402
+from hetsnn.report.common import cell, csv_table, finished_points, fmt, save_figure, summarise  # noqa: E402
+from hetsnn.train.loop import CONFIG, RESULT  # noqa: E402
 
 CHECK = "✓"
 
@@ -27,8 +28,6 @@ CHECK = "✓"
 def collect(run_dir: Path, manifest: dict) -> dict[str, dict]:
     """Per environment: ``{"runs": {frozenset(subset): result}, "untrained": (runs*seeds,)}``
     for the finished points of ``run_dir``."""
-    from hetsnn.report import finished_points
-
     games: dict[str, dict] = {}
     for point, folder in finished_points(run_dir, manifest):
         config, result = storage.read_json(folder / CONFIG), storage.read_json(folder / RESULT)
@@ -68,8 +67,6 @@ def shapley_table(game: dict, players: list[str]) -> dict[str, tuple[float, floa
 def report_section(run_dir: Path, manifest: dict, out: Path) -> str:
     """Markdown of the ablation table and the Shapley values; writes ``shapley.png`` and
     ``shapley.csv`` (full precision)."""
-    from hetsnn.report import cell, csv_table, fmt, save_figure, summarise
-
     players = list(manifest["settings"]["properties"])
     games = collect(run_dir, manifest)
     envs = list(games)
@@ -119,7 +116,7 @@ def report_section(run_dir: Path, manifest: dict, out: Path) -> str:
             "Exact Shapley values of the mean returns (± std over per-seed games). "
             "Efficiency: the values add up to v(all) - v(none): " + "; ".join(sums) + ".",
         ]
-        shapley_figure(complete, players, out / "shapley.png", save_figure)
+        shapley_figure(complete, players, out / "shapley.png")
         rows = [
             {"env": env, "property": p, "shapley": t[p][0], "std_over_seeds": t[p][1]}
             for env, t in complete.items()
@@ -133,7 +130,7 @@ def report_section(run_dir: Path, manifest: dict, out: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def shapley_figure(tables: dict, players: list[str], path: Path, save_figure) -> None:
+def shapley_figure(tables: dict, players: list[str], path: Path) -> None:
     """One bar chart per environment: Shapley value of each property, ±1 std over seeds."""
     fig, axes = plt.subplots(
         1, len(tables), figsize=(3.6 * len(tables), 3.2), dpi=110, squeeze=False

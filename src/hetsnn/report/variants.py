@@ -23,9 +23,9 @@ import numpy as np  # noqa: E402
 from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.intervals import mean_interval  # noqa: E402
 from hetsnn.config import RunConfig  # noqa: E402
-from hetsnn.report import csv_table, finished_points, fmt, save_figure  # noqa: E402
-from hetsnn.run import CONFIG, RESULT, load_centres  # noqa: E402
-from hetsnn.training import RunSpec, evaluate_params  # noqa: E402
+from hetsnn.report.common import csv_table, finished_points, fmt, save_figure  # noqa: E402
+from hetsnn.train.loop import CONFIG, RESULT, load_centres  # noqa: E402
+from hetsnn.train.programs import RunSpec, evaluate_params  # noqa: E402
 
 
 def accuracy_on_test_split(folder: Path) -> np.ndarray:

@@ -14,11 +14,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from hetsnn import storage
-from hetsnn.analysis.quenched import suite_from_manifest
 from hetsnn.errors import RunDirError
 from hetsnn.experiments.hrsnn import ARMS, SEARCH_SPACE, STUDY, arm_path, is_feasible
-from hetsnn.report import fmt, save_figure
-from hetsnn.suite import family_scores
+from hetsnn.report.common import fmt, save_figure
+from hetsnn.report.quenched import suite_from_manifest
+from hetsnn.studies.suite import family_scores
 
 COLUMNS = ("memory capacity", "rate (Hz)", "rate / MC", "NARMA R2", "pattern above chance",
            "suite score")  # fmt: skip

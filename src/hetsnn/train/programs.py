@@ -1,93 +1,24 @@
-"""The static structure of a run, and the compiled programs every trainer shares.
+"""The compiled programs every trainer shares: init, a chunk of generations, evaluation
+and probes of a :class:`~hetsnn.train.spec.RunSpec`.
 
-What fixes a compiled program (layer sizes, genome, task, optimiser settings) is the
-hashable :class:`RunSpec`; numbers that vary between runs of one experiment (homogeneous
-tau_m, random weights, keys) are data. So is a task's data set (the training images): it is
-an argument of the compiled programs, never a constant baked into them. Compiled programs
-are cached per (trainer, spec), so the points of a sweep that differ only in numbers share
-one compilation.
-
-A trainer (:mod:`hetsnn.optim.evolution`, :mod:`hetsnn.optim.gradient`) is a module with::
-
-    init_seed(spec, hidden, key)       -> state of one seed (with fields `base`, `generation`)
-    generation(spec, state, data)      -> (state, metrics)   one ES generation or one update
-    centre(spec, state)                -> (num_dims,)        the seed's current solution
-    episodes_per_generation(spec)      -> episodes simulated per generation and seed
-    training_episodes_per_generation(spec) -> episodes that inform the update
+Compiled programs are cached per spec, so the points of a sweep that differ only in numbers
+(homogeneous tau_m, random weights, keys) share one compilation. A task's data set (the
+training images) is an argument of the programs, never a constant baked into them.
 """
 
 import dataclasses
 import functools
-from dataclasses import dataclass
-from types import ModuleType
 
 import jax
 import jax.numpy as jnp
 
-from hetsnn import neurons
-from hetsnn.config import GradientConfig, NeuronConfig, Optimiser, RunConfig
-from hetsnn.genome import Genome
-from hetsnn.networks import FeedforwardSNN, NetworkParams
-from hetsnn.tasks import Task
+from hetsnn.config import NeuronConfig
+from hetsnn.model import neurons
+from hetsnn.model.networks import NetworkParams
+from hetsnn.train.spec import RunSpec
 
 _EVAL_STREAM = 0x5EED  # fold-in constant for the final-evaluation episodes
 _PROBE_STREAM = 0x9B0E  # fold-in constant for the probes' random choices
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """Static structure of a run: everything that fixes shapes and the compiled program."""
-
-    network: FeedforwardSNN
-    genome: Genome
-    task: Task | None
-    optimiser: Optimiser
-
-    @classmethod
-    def from_config(cls, config: RunConfig) -> "RunSpec":
-        net, task = config.network, config.task
-        network = FeedforwardSNN(
-            n_in=task.n_inputs,
-            n_hidden=net.n_hidden,
-            n_out=task.n_outputs,
-            dt=net.neuron.dt,
-            steps_per_input=net.steps_per_input,
-            readout_tau=net.readout_tau,
-            surrogate=net.surrogate,
-            surrogate_alpha=net.surrogate_alpha,
-            detach_reset=net.detach_reset,
-            state_dtype=net.state_dtype,
-        )
-        neuron = net.neuron
-        genome = Genome(config.trainable, config.search_space, neuron.v_th - neuron.v_rest)
-        return cls(network, genome, task, config.optimiser)
-
-    @property
-    def num_dims(self) -> int:
-        return self.genome.size(self.network)
-
-    @property
-    def trainer(self) -> ModuleType:
-        """The trainer module for this spec's optimiser."""
-        from hetsnn.optim import evolution, gradient
-
-        return gradient if isinstance(self.optimiser, GradientConfig) else evolution
-
-    def fitness(self, flat: jax.Array, base: NetworkParams, key: jax.Array, data=None):
-        """The task's fitness of the genome ``flat: (num_dims,)`` on top of ``base``."""
-        return self.task.evaluate(self.network, self.genome.unflatten(flat, base), key, data)
-
-
-def homogeneous_hidden(n_hidden: int, neuron: NeuronConfig) -> neurons.NeuronParams:
-    """A hidden layer at the homogeneous defaults of ``neuron``."""
-    return neurons.homogeneous(
-        n_hidden,
-        dt=neuron.dt,
-        tau_m=neuron.tau_m,
-        v_th=neuron.v_th,
-        v_rest=neuron.v_rest,
-        resistance=neuron.resistance,
-    )
 
 
 @functools.partial(jax.jit, static_argnames=("spec",))
@@ -102,7 +33,7 @@ def init_states(spec: RunSpec, neuron: NeuronConfig, seed: int, seeds: int):
     task, so every task and every tau_m shares it.
     """
     keys = seed_keys(jax.random.key(seed), seeds)
-    hidden = homogeneous_hidden(spec.network.n_hidden, neuron)
+    hidden = neuron.homogeneous(spec.network.n_hidden)
     return _init_states(dataclasses.replace(spec, task=None), hidden, keys)
 
 

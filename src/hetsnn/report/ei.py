@@ -17,7 +17,7 @@ import numpy as np
 from hetsnn import storage
 from hetsnn.analysis.intervals import caption, mean_interval
 from hetsnn.errors import RunDirError
-from hetsnn.report import fmt, save_figure
+from hetsnn.report.common import fmt, save_figure
 
 COLUMNS = (
     ("accuracy", "test accuracy"),

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from hetsnn.errors import ConfigError
-from hetsnn.networks import FeedforwardSNN, NetworkParams
+from hetsnn.model.networks import FeedforwardSNN, NetworkParams
 
 PROPERTIES = ("tau_m", "v_th", "v_rest", "R")
 WEIGHTS = "weights"

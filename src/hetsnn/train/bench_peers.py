@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from hetsnn.networks import NetworkParams
+from hetsnn.model.networks import NetworkParams
 from hetsnn.optim.es import make_maximiser
 from hetsnn.tasks import ClassificationTask
 from hetsnn.tasks.base import make_env

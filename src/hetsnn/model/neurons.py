@@ -11,11 +11,53 @@ The decay ``k`` is reparameterised as ``k = sigmoid(tau_logit)`` so that any rea
 optimiser proposes gives ``0 < k < 1`` (``tau_m > dt``) and a stable Euler step.
 """
 
+from dataclasses import dataclass
+
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from hetsnn.surrogates import SpikeFn, arctan, heaviside
+from hetsnn.model.surrogates import SpikeFn, arctan, heaviside
+from hetsnn.validate import as_floats, check, finite
+
+
+@dataclass(frozen=True)
+class NeuronConfig:
+    """Homogeneous defaults of the hidden neurons (docs/specification.md, section 1).
+
+    Attributes:
+        dt: Euler step, ms.  tau_m: membrane time constant, ms (must exceed dt).
+        v_th: threshold.  v_rest: rest and reset potential.  resistance: R.
+    """
+
+    dt: float = 5.0
+    tau_m: float = 20.0
+    v_th: float = 0.5
+    v_rest: float = 0.0
+    resistance: float = 1.0
+
+    def __post_init__(self):
+        for name in ("dt", "tau_m", "v_th", "v_rest", "resistance"):
+            finite(getattr(self, name), f"neuron.{name}")
+        as_floats(self, "dt", "tau_m", "v_th", "v_rest", "resistance")
+        check(self.dt > 0, f"neuron.dt must be positive (ms), got {self.dt}")
+        check(self.tau_m > 0, f"neuron.tau_m must be positive (ms), got {self.tau_m}")
+        check(
+            self.tau_m > self.dt,
+            f"neuron.tau_m ({self.tau_m} ms) must exceed neuron.dt ({self.dt} ms) "
+            "for a stable Euler step: raise tau_m or lower dt",
+        )
+
+    def homogeneous(self, n: int) -> "NeuronParams":
+        """``n`` neurons at these properties: the one way a config becomes neurons."""
+        return homogeneous(
+            n,
+            dt=self.dt,
+            tau_m=self.tau_m,
+            v_th=self.v_th,
+            v_rest=self.v_rest,
+            resistance=self.resistance,
+        )
 
 
 @struct.dataclass

@@ -24,8 +24,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from hetsnn.errors import ConfigError
-from hetsnn.heterogeneity import Distribution
-from hetsnn.reservoir import Dynamics, Reservoir, step_function
+from hetsnn.model.heterogeneity import Distribution
+from hetsnn.model.reservoir import Dynamics, Reservoir, step_function
 
 
 @struct.dataclass

@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from hetsnn import dale, neurons
-from hetsnn.surrogates import SURROGATES
+from hetsnn.model import dale, neurons
+from hetsnn.model.surrogates import SURROGATES
 
 
 @struct.dataclass
@@ -69,10 +69,8 @@ class EINetwork:
         return dale.n_excitatory(self.n_hidden, self.excitatory_fraction)
 
     def hidden(self) -> neurons.NeuronParams:
-        return neurons.homogeneous(
-            self.n_hidden, dt=self.dt, tau_m=self.tau_m, v_th=self.v_th, v_rest=0.0,
-            resistance=1.0,
-        )  # fmt: skip
+        neuron = neurons.NeuronConfig(dt=self.dt, tau_m=self.tau_m, v_th=self.v_th)
+        return neuron.homogeneous(self.n_hidden)
 
     def init(self, key: jax.Array) -> EIParams:
         """LeCun-normal input weights; half-normal recurrent magnitudes with inhibition

@@ -24,11 +24,11 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from hetsnn import dale, neurons
-from hetsnn.config import NeuronConfig
 from hetsnn.errors import ConfigError
-from hetsnn.heterogeneity import Distribution, quenched_hidden
-from hetsnn.surrogates import heaviside
+from hetsnn.model import dale, neurons
+from hetsnn.model.heterogeneity import Distribution, quenched_hidden
+from hetsnn.model.neurons import NeuronConfig
+from hetsnn.model.surrogates import heaviside
 
 KINDS = ("rate", "spiking")
 # Unset gain / input_scale / bias_scale take these. The spiking values give 10-20 Hz at

@@ -1,0 +1,56 @@
+"""The trainer interface, written as code.
+
+A trainer turns a run's static structure (a :class:`Problem`: network, genome, task and the
+trainer's own settings) into a sequence of per-seed states. It is a :class:`Trainer`: five
+pure functions, each taking the problem first so that compiled programs can key on it.
+``hetsnn.optim.TRAINERS`` maps each optimiser config type to its trainer; adding a trainer
+is one module exporting a ``TRAINER`` and one entry there.
+"""
+
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
+
+import jax
+
+from hetsnn.model.genome import Genome
+from hetsnn.model.networks import FeedforwardSNN, NetworkParams
+from hetsnn.model.neurons import NeuronParams
+
+
+class Problem(Protocol):
+    """What a trainer reads from a run (:class:`hetsnn.train.spec.RunSpec` is one)."""
+
+    network: FeedforwardSNN
+    genome: Genome
+    task: Any  # a hetsnn.tasks Task
+    optimiser: Any  # the trainer's own config (StrategyConfig, GradientConfig)
+
+    @property
+    def num_dims(self) -> int: ...
+
+    def fitness(self, flat: jax.Array, base: NetworkParams, key: jax.Array, data=None): ...
+
+
+State = Any  # a trainer's per-seed state: a pytree with fields ``base`` and ``generation``
+
+
+class Trainer(NamedTuple):
+    """The five functions every trainer provides.
+
+    Attributes:
+        init_seed: ``(problem, hidden, key) -> state`` of one seed around the homogeneous
+            hidden layer ``hidden``.
+        generation: ``(problem, state, data) -> (state, metrics)``: one ES generation or
+            one gradient update of one seed; ``data`` is the task's training split or None.
+        centre: ``(problem, state) -> (num_dims,)`` the seed's current solution.
+        episodes_per_generation: ``problem -> int`` episodes simulated per generation and
+            seed (the work done).
+        training_episodes_per_generation: ``problem -> int`` episodes whose outcome
+            informs the update (the experience used).
+    """
+
+    init_seed: Callable[[Problem, NeuronParams, jax.Array], State]
+    generation: Callable[[Problem, State, Any], tuple[State, dict[str, jax.Array]]]
+    centre: Callable[[Problem, State], jax.Array]
+    episodes_per_generation: Callable[[Problem], int]
+    training_episodes_per_generation: Callable[[Problem], int]
