@@ -19,13 +19,14 @@ import time
 
 import jax
 
-from hetsnn import training
-from hetsnn.bench import best_time
 from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
 from hetsnn.data.images import DataNotFound
-from hetsnn.genome import PROPERTIES, WEIGHTS
+from hetsnn.model.genome import PROPERTIES, WEIGHTS
 from hetsnn.optim import evolution
 from hetsnn.tasks import CartPoleTask, ClassificationTask, MemoryTask
+from hetsnn.train import programs
+from hetsnn.train.bench import best_time
+from hetsnn.train.spec import RunSpec
 
 CASES = {  # name: (task, hidden size, trainable)
     "memory L=25, H=64": (MemoryTask(memory_length=25, episodes=2), 64, PROPERTIES),
@@ -46,15 +47,15 @@ def measure(task, n_hidden, trainable, population: int, generations: int, repeat
         generations=generations,
         chunk=generations,
     )
-    spec = training.RunSpec.from_config(config)
-    states = training.init_states(spec, config.network.neuron, 0, 1)
+    spec = RunSpec.from_config(config)
+    states = programs.init_states(spec, config.network.neuron, 0, 1)
     data = jax.device_put(task.load_data("train"))
     start = time.perf_counter()
-    program = training.compiled_chunk(spec, generations, 1)
+    program = programs.compiled_chunk(spec, generations, 1)
     compile_seconds = time.perf_counter() - start
     best = best_time(lambda: jax.block_until_ready(program(states, data)), repeats)
     per_generation = best / generations
-    steps = training.env_steps_per_generation(spec, 1)
+    steps = programs.env_steps_per_generation(spec, 1)
 
     # Naive reference: the same population, one jitted individual at a time.
     one = jax.jit(spec.fitness)

@@ -49,7 +49,7 @@ class Interrupt(Exception):
 
 
 def interrupt_after(generations: int):
-    """An ``on_chunk`` callback for :func:`hetsnn.run.train` that stops the run once
+    """An ``on_chunk`` callback for :func:`hetsnn.train.loop.train` that stops the run once
     ``generations`` are checkpointed."""
 
     def on_chunk(done):

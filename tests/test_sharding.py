@@ -12,21 +12,22 @@ SCRIPT = textwrap.dedent(
     """
     import json, re
     import jax, numpy as np
-    from hetsnn.train import programs as training
+    from hetsnn.train import programs
+    from hetsnn.train.spec import RunSpec
     from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
     from hetsnn.tasks import CartPoleTask
 
     config = RunConfig(CartPoleTask(max_steps=40, episodes=1), NetworkConfig(n_hidden=8),
                        StrategyConfig(population=8), generations=3, seeds=2, chunk=3)
-    spec = training.RunSpec.from_config(config)
-    states = training.init_states(spec, config.network.neuron, 0, config.seeds)
-    program = training.compiled_chunk(spec, config.generations, config.seeds)
+    spec = RunSpec.from_config(config)
+    states = programs.init_states(spec, config.network.neuron, 0, config.seeds)
+    program = programs.compiled_chunk(spec, config.generations, config.seeds)
     states, metrics = program(states, None)
     print(json.dumps({
         "devices": jax.device_count(),
         "collectives": len(re.findall(r"all-gather|all-reduce|all-to-all", program.as_text())),
         "metrics": {k: np.asarray(v).tolist() for k, v in metrics.items()},
-        "centre": np.asarray(training.centres(spec, states).hidden.v_th).tolist(),
+        "centre": np.asarray(programs.centres(spec, states).hidden.v_th).tolist(),
     }))
     """
 )

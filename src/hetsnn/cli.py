@@ -140,7 +140,7 @@ def _run(args) -> None:
 
     experiment = get_experiment(args.experiment)
     experiment.resolve(args.preset)  # fail fast on a bad preset name
-    if args.tensorboard and experiment.runner is not None:
+    if args.tensorboard and experiment.jobs is not None:
         raise ConfigError(
             f"{experiment.name} runs its own study loop and keeps no per-generation metrics "
             "for TensorBoard: drop --tensorboard"

@@ -13,7 +13,7 @@ from hetsnn.model.genome import SEARCH_SPACES, canonical_trainable
 from hetsnn.model.networks import HiddenLayer
 from hetsnn.model.neurons import NeuronConfig
 from hetsnn.model.surrogates import SURROGATES
-from hetsnn.tasks import Task, task_from_dict
+from hetsnn.tasks import TASKS, Task, task_from_dict
 from hetsnn.validate import (
     as_floats,
     check,
@@ -207,7 +207,7 @@ class RunConfig:
         eval_episodes: episodes for the final evaluation of each seed's centre.
         search_space: how the optimiser's coordinates map to the neuron properties:
             "direct" (the values), "relative" (voltages in units of the default threshold
-            gap) or "log" (log R and log(v_th - v_rest)); see ``hetsnn.genome``.
+            gap) or "log" (log R and log(v_th - v_rest)); see ``hetsnn.model.genome``.
     """
 
     task: Task
@@ -223,7 +223,7 @@ class RunConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "trainable", canonical_trainable(self.trainable))
-        instance(self.task, Task.__args__, "task")
+        instance(self.task, tuple(TASKS.values()), "task")
         instance(self.network, NetworkConfig, "network")
         instance(self.optimiser, (StrategyConfig, GradientConfig), "optimiser")
         check(
@@ -253,7 +253,7 @@ class RunConfig:
             )
         if isinstance(self.optimiser, GradientConfig):
             check(
-                self.task.supervised or hasattr(self.task, "sample_episode"),
+                self.task.supervised or self.task.samples_episodes,
                 f"task {self.task.name} has no sampled policy for REINFORCE: train it with an "
                 f"evolution strategy (optimiser.name one of {STRATEGY_NAMES})",
             )

@@ -2,7 +2,7 @@
 
 An experiment module only declares presets (frozen dataclasses of settings) and how a
 preset expands into *points*: single :class:`~hetsnn.config.RunConfig` runs, each placed on
-a curve (``arm``) at a position (``x``). Every point is trained by :func:`hetsnn.run.train`
+a curve (``arm``) at a position (``x``). Every point is trained by :func:`hetsnn.train.loop.train`
 in ``RUN_DIR/points/<name>``; ``RUN_DIR/experiment.json`` records what was asked.
 """
 
@@ -19,6 +19,7 @@ from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
 from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.model.genome import PROPERTIES, WEIGHTS, hidden_size_for_budget
 from hetsnn.provenance import provenance
+from hetsnn.train.jobs import Job, run_jobs
 from hetsnn.train.loop import train
 
 MANIFEST = "experiment.json"
@@ -53,10 +54,10 @@ class Experiment:
     make_points: Callable[[Any], list[Point]]
     curve_x: str = "generation"  # learning curves against "generation" or "episodes" seen
     sections: tuple[str, ...] = ()  # extra report sections (names in hetsnn.report.build.SECTIONS)
-    # Studies that train no RunConfig (reservoirs, STDP, Bayesian design) bring their own
-    # ``runner(settings, out, progress)``, which must skip what ``out`` already holds;
-    # make_points then returns [] (their report: hetsnn.report.build.REPORTS).
-    runner: Callable[[Any, Path, bool], None] | None = None
+    # Studies that train no RunConfig (reservoirs, STDP, Bayesian design) are lists of jobs
+    # (hetsnn.train.jobs), run by the same loop; make_points then returns [] (their
+    # report: hetsnn.report.build.REPORTS).
+    jobs: Callable[[Any], list[Job]] | None = None
     check: Callable[[Any], None] | None = None  # raise before anything is written (data)
 
     def resolve(self, preset: str, overrides: dict | None = None) -> Any:
@@ -113,7 +114,7 @@ def weight_arm(
 
 
 def no_points(settings: Any) -> list[Point]:
-    """``make_points`` of an experiment with its own ``runner``."""
+    """``make_points`` of an experiment made of ``jobs``."""
     return []
 
 
@@ -229,7 +230,7 @@ def run_experiment(
     out = Path(out)
     settings = experiment.resolve(preset, overrides)
     strategy = {k: v for k, v in (strategy or {}).items() if v is not None}
-    if strategy and experiment.runner is not None:
+    if strategy and experiment.jobs is not None:
         raise ConfigError(f"{experiment.name} trains no evolution strategy to change")
     points = with_strategy(experiment.make_points(settings), strategy)
     wanted = storage.as_json(manifest(experiment, preset, settings, points, strategy))
@@ -259,11 +260,11 @@ def run_experiment(
         experiment.check(settings)
     if stored != wanted:  # a finished run's resume writes nothing (a read-only copy works)
         storage.write_json(path, {**wanted, "provenance": provenance()})
-    if experiment.runner is not None:  # a study's own runner: one process per directory
+    if experiment.jobs is not None:  # a study of jobs: one process per directory
         try:
             with storage.locked(out, f"running {experiment.name}"):
                 storage.remove_stale_temporaries(out)
-                experiment.runner(settings, out, progress)
+                run_jobs(experiment.jobs(settings), out, experiment.name, progress)
         except BlockingIOError as error:
             raise RunDirError(str(error)) from None
         return out

@@ -17,7 +17,7 @@ The recorded inputs are those of the network's task: test images (each presented
 for ``steps_per_input`` steps) for image tasks; the observations of greedy episodes of the
 trained network (fed open-loop) for gymnax tasks; standard normal draws for Brax tasks,
 which record no episode here. hetsnn's float64 simulation runs hetsnn's own network code
-(:class:`hetsnn.networks.FeedforwardSNN`) under ``jax.enable_x64`` on the trained numbers in
+(:class:`hetsnn.model.networks.FeedforwardSNN`) under ``jax.enable_x64`` on the trained numbers in
 float64; its float32 simulation is the network exactly as training and evaluation ran it.
 """
 
@@ -38,8 +38,9 @@ from hetsnn.interop.lif_graph import HIDDEN, INPUT, READOUT, Discretisation, Lif
 from hetsnn.model.networks import FeedforwardSNN, NetworkParams
 from hetsnn.model.neurons import NeuronParams
 from hetsnn.tasks import ClassificationTask
-from hetsnn.train.loop import CENTRES, CONFIG, centres_to_params
-from hetsnn.train.programs import RunSpec, seed_keys
+from hetsnn.train.loop import CENTRES, CONFIG, centres_to_params, run_folders
+from hetsnn.train.programs import seed_keys
+from hetsnn.train.spec import RunSpec
 
 SPIKE_CONDITION = (
     "forward Euler step, then a spike where v >= v_threshold, then v = v_reset in the same "
@@ -63,10 +64,9 @@ def _nir():
 def _point_folder(run_dir: Path, point: str | None) -> Path:
     """The run directory of ``point`` (or of the first finished point) of an experiment, or
     ``run_dir`` itself when it is a single run."""
-    run_dir = Path(run_dir)
-    if (run_dir / CENTRES).exists():
-        return run_dir
-    folders = sorted(p for p in (run_dir / "points").glob("*") if (p / CENTRES).exists())
+    folders = run_folders(run_dir, CENTRES)
+    if folders == [Path(run_dir)]:
+        return folders[0]
     if not folders:
         raise RunDirError(
             f"{run_dir} holds no finished feedforward run (no centres.npz): export-nir takes "

@@ -23,7 +23,15 @@ from pathlib import Path
 import numpy as np
 
 from hetsnn import storage
-from hetsnn.train.loop import CENTRE_KEYS, CENTRES, CONFIG, METRICS, PROPERTIES, RESULT
+from hetsnn.train.loop import (
+    CENTRE_KEYS,
+    CENTRES,
+    CONFIG,
+    METRICS,
+    PROPERTIES,
+    RESULT,
+    run_folders,
+)
 
 PER_SEED = ("centre_reward", "reward_mean")
 FOLDER = "tensorboard"
@@ -33,7 +41,7 @@ def _run_folders(run_dir: Path) -> dict[str, Path]:
     """``{name: folder}`` of every started run in ``run_dir`` (itself, or its points)."""
     if (run_dir / CONFIG).exists():
         return {run_dir.name: run_dir}
-    return {p.name: p for p in sorted((run_dir / "points").glob("*")) if (p / METRICS).exists()}
+    return {p.name: p for p in run_folders(run_dir, METRICS)}
 
 
 def _write_point(writer, folder: Path) -> None:

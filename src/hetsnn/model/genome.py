@@ -1,6 +1,6 @@
 """Which numbers of a network are trained, and the flat vector an optimiser sees.
 
-A genome is a selection of leaves of :class:`~hetsnn.networks.NetworkParams`: either the
+A genome is a selection of leaves of :class:`~hetsnn.model.networks.NetworkParams`: either the
 ``"weights"`` (both weight matrices), or any non-empty subset of the four per-neuron
 properties of the hidden layer. Everything not selected stays at the value it has in the
 *base* parameters (the fixed random weights, or the homogeneous defaults).

@@ -144,7 +144,7 @@ class FeedforwardSNN(HiddenLayer):
             v, readout = (x.astype(compute) for x in carry)
             u = neurons.integrate(params.hidden, v, current)
             hidden, spikes = neurons.fire_and_reset(params.hidden, u, spike_fn, self.detach_reset)
-            readout = readout + readout_decay * (spikes @ params.w_out - readout)
+            readout = neurons.leaky_readout(readout, spikes @ params.w_out, readout_decay)
             return (hidden.v.astype(store), readout.astype(store)), (spikes, u)
 
         (v, readout), (spikes, u) = jax.lax.scan(

@@ -190,3 +190,10 @@ def reset_jacobian(
     v_th = jnp.broadcast_to(params.v_th, x.shape)
     slope = jax.grad(lambda x: spike_fn(x, v_th).sum())(x)  # elementwise g'(x)
     return leak * ((1 - spikes) + (params.v_rest - u) * slope)
+
+
+def leaky_readout(potential: jax.Array, current: jax.Array, decay: float) -> jax.Array:
+    """One Euler step of the networks' non-spiking read-out, a leaky integrator with unit
+    resistance, rest 0 and ``decay = dt / readout_tau``: ``y + decay * (I - y)``; shapes
+    ``(..., n_out)``."""
+    return potential + decay * (current - potential)

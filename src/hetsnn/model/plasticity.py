@@ -14,7 +14,7 @@ postsynaptic spike of this step. A presynaptic spike ``Δt`` ms before a postsyn
 (``Δt >= dt``) strengthens the synapse by ``a_plus exp(-(Δt - dt) / tau_plus)``; a
 postsynaptic spike before the presynaptic one arrives weakens it by
 ``a_minus exp(-Δt' / tau_minus)``. Only excitatory synapses that exist are plastic; the
-weights are magnitudes (Dale's law: :mod:`hetsnn.dale`).
+weights are magnitudes (Dale's law: :mod:`hetsnn.model.dale`).
 """
 
 from dataclasses import dataclass, field

@@ -74,7 +74,7 @@ class EINetwork:
 
     def init(self, key: jax.Array) -> EIParams:
         """LeCun-normal input weights; half-normal recurrent magnitudes with inhibition
-        balanced against excitation (:func:`hetsnn.dale.balanced_scale`) and the spectral
+        balanced against excitation (:func:`hetsnn.model.dale.balanced_scale`) and the spectral
         radius near ``rec_gain``; half-normal read-out magnitudes of variance 1 / H."""
         k_in, k_rec, k_out = jax.random.split(key, 3)
         h = self.n_hidden
@@ -102,7 +102,7 @@ class EINetwork:
         def step(carry, _):
             state, spikes, readout = carry
             state, spikes = neurons.lif_step(hidden, state, drive + spikes @ w_rec, spike_fn)
-            readout = readout + keep * (spikes @ w_out - readout)
+            readout = neurons.leaky_readout(readout, spikes @ w_out, keep)
             return (state, spikes, readout), spikes
 
         batch = x.shape[0]

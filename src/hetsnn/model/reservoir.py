@@ -1,13 +1,13 @@
 """Reservoirs: recurrent networks whose weights and time constants are drawn once and fixed.
 
-Only a linear read-out of the reservoir's state is trained (:mod:`hetsnn.readout`). The
+Only a linear read-out of the reservoir's state is trained (:mod:`hetsnn.studies.readout`). The
 time constants are *quenched* (Golmohammadi and Tetzlaff, docs/specification.md sec. 2):
-one draw per neuron from a :class:`~hetsnn.heterogeneity.Distribution`, never trained. Two
+one draw per neuron from a :class:`~hetsnn.model.heterogeneity.Distribution`, never trained. Two
 kinds share the weights, the draw and the interface:
 
 * ``rate``: leaky-integrator units, ``x(t) = (1 - k) x(t-dt) + k (W^T tanh(x(t-dt)) +
   W_in^T u(t) + b)``, with ``k = dt / tau_m`` per neuron; the read-out sees ``tanh(x)``.
-* ``spiking``: the LIF neurons of :mod:`hetsnn.neurons` (dt, threshold, rest, R as
+* ``spiking``: the LIF neurons of :mod:`hetsnn.model.neurons` (dt, threshold, rest, R as
   everywhere in hetsnn) driven by ``W^T s(t-dt) + W_in^T u(t) + b``; the read-out sees the
   spike trains low-pass filtered with ``trace_tau``.
 
@@ -68,7 +68,7 @@ class ReservoirConfig:
             replaced by the draw); the rate kind uses its dt only.
         trace_tau: time constant of the spiking read-out's spike filter.
         excitatory_fraction: None for unconstrained Gaussian recurrent weights; else
-            Dale's law (:mod:`hetsnn.dale`): that share of neurons excitatory, the rest
+            Dale's law (:mod:`hetsnn.model.dale`): that share of neurons excitatory, the rest
             inhibitory, half-normal magnitudes, inhibition scaled to balance excitation.
     """
 

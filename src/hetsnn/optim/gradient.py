@@ -15,7 +15,7 @@ metrics.
 Diagnostics recorded every update (docs/specification.md exp. 6): a histogram of the pre-reset
 potential relative to threshold, ``u - v_th``, over all live steps, sub-steps and hidden
 neurons of the batch, and the fraction of those local BPTT factors
-``|dv(t)/dv(t-dt)| > 1`` (see :func:`hetsnn.neurons.reset_jacobian`).
+``|dv(t)/dv(t-dt)| > 1`` (see :func:`hetsnn.model.neurons.reset_jacobian`).
 
 The trainer interface is :class:`hetsnn.optim.trainer.Trainer`.
 """

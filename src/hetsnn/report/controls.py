@@ -45,7 +45,8 @@ from hetsnn.train.loop import (  # noqa: E402
     CONFIG,
     centres_to_params,
 )
-from hetsnn.train.programs import RunSpec, evaluate_params  # noqa: E402
+from hetsnn.train.programs import evaluate_params  # noqa: E402
+from hetsnn.train.spec import RunSpec  # noqa: E402
 
 TRANSFORMS = (
     "homogenise",

@@ -1,4 +1,4 @@
-"""Report of the E/I study (:mod:`hetsnn.experiments.ei`).
+"""Report of the E/I study (:mod:`hetsnn.studies.ei`).
 
 Writes into ``out``: ``table.md`` (per initial-rate arm and E:I ratio: test accuracy,
 initial and trained firing rates of E and I neurons, spike-pattern diversity, accuracy

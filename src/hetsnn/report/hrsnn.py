@@ -1,4 +1,4 @@
-"""Report of the HRSNN study (:mod:`hetsnn.experiments.hrsnn`).
+"""Report of the HRSNN study (:mod:`hetsnn.studies.hrsnn`).
 
 Writes into ``out``: ``table.md`` (each arm's memory capacity, firing rate, spikes per unit
 memory and suite scores; the designs; the search's summary), ``arms.csv`` and, when the
@@ -15,9 +15,9 @@ import numpy as np
 
 from hetsnn import storage
 from hetsnn.errors import RunDirError
-from hetsnn.experiments.hrsnn import ARMS, SEARCH_SPACE, STUDY, arm_path, is_feasible
 from hetsnn.report.common import fmt, save_figure
 from hetsnn.report.quenched import suite_from_manifest
+from hetsnn.studies.hrsnn import ARMS, SEARCH_SPACE, STUDY, arm_path, is_feasible
 from hetsnn.studies.suite import family_scores
 
 COLUMNS = ("memory capacity", "rate (Hz)", "rate / MC", "NARMA R2", "pattern above chance",

@@ -29,7 +29,7 @@ from hetsnn import storage  # noqa: E402
 from hetsnn.config import RunConfig  # noqa: E402
 from hetsnn.report.common import csv_table, finished_points, fmt, save_figure  # noqa: E402
 from hetsnn.train.loop import CONFIG, load_centres  # noqa: E402
-from hetsnn.train.programs import RunSpec  # noqa: E402
+from hetsnn.train.spec import RunSpec  # noqa: E402
 
 MARGIN = 0.01  # a recall is "clear" when its margin is >= 1 % of the read-out's range
 

@@ -1,4 +1,4 @@
-"""Report of the quenched-heterogeneity study (:mod:`hetsnn.experiments.quenched`).
+"""Report of the quenched-heterogeneity study (:mod:`hetsnn.studies.quenched`).
 
 Writes into ``out``: ``table.md`` (suite score by size and distribution, the generators at
 the largest size, the smallest heterogeneous reservoir that matches the largest
@@ -17,8 +17,8 @@ import numpy as np
 from hetsnn import storage
 from hetsnn.analysis.intervals import caption, mean_interval
 from hetsnn.errors import RunDirError
-from hetsnn.experiments.quenched import cell_path, robustness_path
 from hetsnn.report.common import fmt, save_figure
+from hetsnn.studies.quenched import cell_path, robustness_path
 from hetsnn.studies.suite import FAMILIES, family_scores
 from hetsnn.tasks.temporal import SuiteConfig
 

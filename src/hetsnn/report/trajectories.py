@@ -1,4 +1,4 @@
-"""How heterogeneity emerges during training, from ``properties.jsonl`` (see hetsnn.run).
+"""How heterogeneity emerges during training, from ``properties.jsonl`` (see hetsnn.train.loop).
 
 Per run that trained neuron properties: the spread of every trained property over the
 hidden layer at each checkpoint (mean over seeds): its coefficient of variation (std /

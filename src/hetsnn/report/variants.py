@@ -25,7 +25,8 @@ from hetsnn.analysis.intervals import mean_interval  # noqa: E402
 from hetsnn.config import RunConfig  # noqa: E402
 from hetsnn.report.common import csv_table, finished_points, fmt, save_figure  # noqa: E402
 from hetsnn.train.loop import CONFIG, RESULT, load_centres  # noqa: E402
-from hetsnn.train.programs import RunSpec, evaluate_params  # noqa: E402
+from hetsnn.train.programs import evaluate_params  # noqa: E402
+from hetsnn.train.spec import RunSpec  # noqa: E402
 
 
 def accuracy_on_test_split(folder: Path) -> np.ndarray:

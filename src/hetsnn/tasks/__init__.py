@@ -1,5 +1,5 @@
-"""Task registry: every task is a frozen dataclass with ``evaluate(network, params, key, data)``
-(the interface is described in :mod:`hetsnn.tasks.base`)."""
+"""Task registry: every task is a frozen dataclass implementing
+:class:`hetsnn.tasks.protocol.Task`; ``TASKS`` maps its name to its class."""
 
 from hetsnn.errors import ConfigError
 from hetsnn.tasks.base import GymnaxTask
@@ -7,8 +7,8 @@ from hetsnn.tasks.cartpole import CartPoleTask
 from hetsnn.tasks.classify import ClassificationTask
 from hetsnn.tasks.control import BraxTask
 from hetsnn.tasks.memory import MemoryTask
+from hetsnn.tasks.protocol import EpisodeSampler, Supervised, Task
 
-Task = GymnaxTask | ClassificationTask | BraxTask
 TASKS: dict[str, type[Task]] = {
     cls.name: cls for cls in (MemoryTask, CartPoleTask, ClassificationTask, BraxTask)
 }
@@ -31,8 +31,10 @@ __all__ = [
     "BraxTask",
     "CartPoleTask",
     "ClassificationTask",
+    "EpisodeSampler",
     "GymnaxTask",
     "MemoryTask",
+    "Supervised",
     "Task",
     "task_from_dict",
 ]

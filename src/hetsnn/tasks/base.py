@@ -1,19 +1,8 @@
-"""Episodic gymnax tasks evaluated by a spiking network policy.
+"""Episodic gymnax tasks evaluated by a spiking network policy (they implement
+:class:`hetsnn.tasks.protocol.EpisodeSampler`).
 
-A task is a small frozen dataclass (its fields are its configuration) whose
-``evaluate(network, params, key, data) -> fitness`` is pure and jit-/vmap-able: here the
-mean undiscounted return over ``episodes`` episodes. The task interface every trainer and
-the run loop rely on (gymnax tasks here, image classification in
-:mod:`hetsnn.tasks.classify`)::
-
-    n_inputs, n_outputs, episodes, steps_per_episode, supervised, has_probe, to_dict()
-    data_spec(split) / load_data(split)   the data set passed to compiled programs as an
-                                          argument (None for simulated environments)
-    evaluate(network, params, key, data)  the training fitness
-    final_score(network, params, key, data, episodes)   the reported score (test split)
-    probe(network, params, data, key)     recordings at checkpoints, or None
-
- Each episode is a ``lax.scan`` of fixed
+``evaluate(network, params, key, data) -> fitness`` is the mean undiscounted return over
+``episodes`` episodes. Each episode is a ``lax.scan`` of fixed
 length ``steps_per_episode``; gymnax resets automatically after ``done``, so rewards after
 the first ``done`` are masked out. The network state carries over from one environment step
 to the next and is reset only at the start of an episode. For evaluation the action is the
@@ -87,6 +76,7 @@ class GymnaxTask:
     name: ClassVar[str]
     env_id: ClassVar[str]
     supervised: ClassVar[bool] = False  # trained by REINFORCE, not a supervised loss
+    samples_episodes: ClassVar[bool] = True  # sample_episode: REINFORCE can train it
     has_probe: ClassVar[bool] = False  # see probe()
     episodes: int = 4
 

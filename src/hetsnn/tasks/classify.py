@@ -103,6 +103,7 @@ class ClassificationTask:
 
     name: ClassVar[str] = "classify"
     supervised: ClassVar[bool] = True
+    samples_episodes: ClassVar[bool] = False
     has_probe: ClassVar[bool] = True
     dataset: str = "mnist"
     batch: int = 256

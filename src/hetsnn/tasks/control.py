@@ -81,6 +81,7 @@ class BraxTask:
 
     name: ClassVar[str] = "brax"
     supervised: ClassVar[bool] = False
+    samples_episodes: ClassVar[bool] = False  # no stochastic policy: ES only
     has_probe: ClassVar[bool] = False
     env: str = "hopper"
     backend: str = "spring"

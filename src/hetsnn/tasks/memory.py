@@ -82,7 +82,7 @@ class MemoryTask(GymnaxTask):
         ``|readout|`` of the episode: > 0 recalled, < 0 wrong, 0 a tie (a cue-blind
         response; the arg-max then picks action 0, right for every other episode). The
         simulation is noise-free, so a margin of 1e-4 still decides; the report counts the
-        recalls that also clear a margin (:mod:`hetsnn.analysis.margins`).
+        recalls that also clear a margin (:mod:`hetsnn.report.margins`).
         """
         last = record.readouts[-1]
         correct = self.cue_action(episode)

@@ -81,7 +81,7 @@ class SuiteConfig:
         )
 
     def variant_names(self) -> list[str]:
-        """Every variant, in the order of :func:`hetsnn.suite.suite_scores`' vector."""
+        """Every variant, in the order of :func:`hetsnn.studies.suite.suite_scores`' vector."""
         return (
             [f"recall-d{d}" for d in self.delays]
             + [f"narma-{n}" for n in self.narma_orders]

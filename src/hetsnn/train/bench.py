@@ -36,8 +36,8 @@ from hetsnn.model.genome import PROPERTIES
 from hetsnn.model.networks import FeedforwardSNN
 from hetsnn.sharding import shard_population
 from hetsnn.tasks import CartPoleTask, ClassificationTask, MemoryTask
-from hetsnn.train import bench_peers
-from hetsnn.train import programs as training
+from hetsnn.train import bench_peers, programs
+from hetsnn.train.spec import RunSpec
 
 N_IN, N_OUT = 16, 4  # synthetic stream sizes
 NAIVE_SAMPLE = 64  # individuals timed by the naive reference
@@ -315,11 +315,11 @@ def bench_workload(
         generations=grid.generations,
         chunk=grid.generations,
     )
-    spec = training.RunSpec.from_config(config)
+    spec = RunSpec.from_config(config)
     data = jax.device_put(spec.task.load_data("train"))
-    states = training.init_states(spec, config.network.neuron, 0, 1)
+    states = programs.init_states(spec, config.network.neuron, 0, 1)
     start = time.perf_counter()
-    program = training.compiled_chunk(spec, grid.generations, 1)
+    program = programs.compiled_chunk(spec, grid.generations, 1)
     compile_seconds = time.perf_counter() - start
 
     def ours():
@@ -332,7 +332,7 @@ def bench_workload(
         fns.append(theirs)
     seconds = [t / grid.generations for t in best_times(fns, grid.repeats)]
     floor = generation_flops(spec, work.population) / (matmul * 1e9)
-    steps = training.env_steps_per_generation(spec, 1)
+    steps = programs.env_steps_per_generation(spec, 1)
     row = _row(work.name, spec.network, work.population, compile_seconds, seconds[0], steps)
     row.update(floor_seconds=floor, times_floor=seconds[0] / floor, allocator=allocator())
     if peer:

@@ -36,8 +36,8 @@ from hetsnn.model.networks import NetworkParams
 from hetsnn.model.neurons import NeuronParams, tau_to_logit
 from hetsnn.optim import evolution
 from hetsnn.provenance import provenance
-from hetsnn.train import programs as training
-from hetsnn.train.programs import RunSpec
+from hetsnn.train import programs
+from hetsnn.train.spec import RunSpec
 
 CONFIG, METRICS, CHECKPOINT, PROBES, RESULT, CENTRES, PROPERTIES = (
     "config.json",
@@ -51,6 +51,16 @@ CONFIG, METRICS, CHECKPOINT, PROBES, RESULT, CENTRES, PROPERTIES = (
 QUANTILES = np.linspace(0.0, 1.0, 101)  # levels of the quantiles in properties.jsonl
 # Genome property name -> its key in centres.npz, which is also its NeuronConfig field.
 CENTRE_KEYS = {"tau_m": "tau_m", "v_th": "v_th", "v_rest": "v_rest", "R": "resistance"}
+
+
+def run_folders(run_dir: Path, holding: str) -> list[Path]:
+    """The runs of ``run_dir`` whose folder holds the file ``holding`` (e.g. METRICS for a
+    started run, CENTRES for a finished one): ``[run_dir]`` when it is a single run, else
+    its points' folders, sorted by name."""
+    run_dir = Path(run_dir)
+    if (run_dir / holding).exists():
+        return [run_dir]
+    return sorted(p for p in (run_dir / "points").glob("*") if (p / holding).exists())
 
 
 def claim_run_dir(run_dir: Path, config: RunConfig) -> None:
@@ -189,7 +199,7 @@ def _train_locked(config, run_dir, progress, description, on_chunk) -> dict:
         return _read_result(run_dir)
 
     spec = RunSpec.from_config(config)
-    states = training.init_states(spec, config.network.neuron, config.seed, config.seeds)
+    states = programs.init_states(spec, config.network.neuron, config.seed, config.seeds)
     states, done = _resume_state(config, run_dir, states)
     train_data = jax.device_put(spec.task.load_data("train"))
     test_data = jax.device_put(spec.task.load_data("test"))
@@ -206,7 +216,7 @@ def _train_locked(config, run_dir, progress, description, on_chunk) -> dict:
             if trained == 0 or length != config.chunk:
                 bar.set_postfix_str("compiling (cached per spec)", refresh=True)
             start = time.perf_counter()
-            run_chunk = training.compiled_chunk(spec, length, config.seeds)  # cached per spec
+            run_chunk = programs.compiled_chunk(spec, length, config.seeds)  # cached per spec
             compile_seconds += time.perf_counter() - start
             start = time.perf_counter()
             states, metrics = jax.block_until_ready(run_chunk(states, train_data))
@@ -255,7 +265,7 @@ def record_properties(config: RunConfig, spec: RunSpec, states, generation: int,
     """Append the trained properties' summaries at ``generation`` to properties.jsonl (runs
     that train neuron properties only); a resumed run records its checkpoint's generation
     again, with the same values."""
-    summaries = property_summaries(config, training.centres(spec, states))
+    summaries = property_summaries(config, programs.centres(spec, states))
     if summaries:
         storage.append_jsonl(run_dir / PROPERTIES, [{"generation": generation, **summaries}])
 
@@ -266,7 +276,7 @@ def record_probe(spec: RunSpec, states, data, seed: int, generation: int, run_di
     A resumed run first drops the probes from its checkpoint's generation on and records
     that generation again (probes are deterministic, so the values are the same).
     """
-    recorded = training.probe(spec, states, data, seed)
+    recorded = programs.probe(spec, states, data, seed)
     if recorded is not None:
         row = {name: np.asarray(value).tolist() for name, value in recorded.items()}
         storage.append_jsonl(run_dir / PROBES, [{"generation": generation, **row}])
@@ -278,16 +288,16 @@ def _final_result(
     seeds = config.seeds
 
     def score(states):
-        return training.evaluate_centres(spec, states, test_data, config.eval_episodes, config.seed)
+        return programs.evaluate_centres(spec, states, test_data, config.eval_episodes, config.seed)
 
     centre_rewards = np.asarray(score(states))
     # the untrained network (generation 0) on the same episodes: the baseline of every gain
-    initial = training.init_states(spec, config.network.neuron, config.seed, seeds)
+    initial = programs.init_states(spec, config.network.neuron, config.seed, seeds)
     initial_rewards = np.asarray(score(initial))
-    centres = training.centres(spec, states)
+    centres = programs.centres(spec, states)
     storage.save_arrays(run_dir / CENTRES, **centre_arrays(centres, config.network.neuron.dt))
     last = storage.read_jsonl(run_dir / METRICS)[-1]
-    steps = training.env_steps_per_generation(spec, seeds)
+    steps = programs.env_steps_per_generation(spec, seeds)
     return {
         "generations": config.generations,
         "trainable_parameters": spec.num_dims,

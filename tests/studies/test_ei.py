@@ -11,10 +11,10 @@ from conftest import needs_shared_data
 
 from hetsnn import storage
 from hetsnn.errors import ConfigError, RunDirError
-from hetsnn.experiments import ei as ei_module
 from hetsnn.experiments import get_experiment, run_experiment
 from hetsnn.model.recurrent_ei import EINetwork, add_weight_noise, calibrate_input_gain
 from hetsnn.report.build import build_report
+from hetsnn.studies import ei as ei_module
 
 NET = EINetwork(20, 30, 4, excitatory_fraction=0.7, steps=6)
 
@@ -52,6 +52,7 @@ def test_forward_shapes_and_the_rate_calibration():
         assert float(reached) == pytest.approx(target, rel=0.25)
 
 
+@pytest.mark.slow
 @needs_shared_data
 def test_ei_study_trains_resumes_and_reports(shared_data, tmp_path):
     overrides = {"ratios": (0.8, 1.0)}
@@ -80,9 +81,9 @@ def test_ei_study_trains_resumes_and_reports(shared_data, tmp_path):
 
 def test_ei_settings_validation():
     with pytest.raises(ConfigError, match="excitatory shares"):
-        dataclasses.replace(ei_module.PRESETS["smoke"], ratios=(0.0,))
+        dataclasses.replace(get_experiment("ei").presets["smoke"], ratios=(0.0,))
     with pytest.raises(ConfigError, match="train_images"):
-        dataclasses.replace(ei_module.PRESETS["smoke"], train_images=10)
+        dataclasses.replace(get_experiment("ei").presets["smoke"], train_images=10)
 
 
 @needs_shared_data

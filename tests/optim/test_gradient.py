@@ -17,7 +17,8 @@ from hetsnn.model.networks import FeedforwardSNN
 from hetsnn.optim import gradient
 from hetsnn.tasks import CartPoleTask
 from hetsnn.train.loop import METRICS, train
-from hetsnn.train.programs import RunSpec, init_states
+from hetsnn.train.programs import init_states
+from hetsnn.train.spec import RunSpec
 
 
 def smooth_arctan(alpha: float = 2.0):

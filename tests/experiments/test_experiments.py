@@ -13,7 +13,7 @@ from hetsnn.model.genome import WEIGHTS
 from hetsnn.report.build import build_report
 from hetsnn.report.common import pooled_mean_std
 from hetsnn.train.loop import RESULT
-from hetsnn.train.programs import RunSpec
+from hetsnn.train.spec import RunSpec
 
 PRESET_CASES = [(e, p) for e in EXPERIMENTS for p in EXPERIMENTS[e].presets]
 
@@ -53,6 +53,7 @@ def test_report_table_has_every_arm_and_length(memory_smoke_run):
     assert (memory_smoke_run / "report" / "table.csv").read_text().count("\n") == 1 + 6
 
 
+@pytest.mark.slow
 def test_rerun_without_resume_is_refused_and_overwrites_nothing(memory_smoke_run, capsys):
     manifest = memory_smoke_run / MANIFEST
     before = manifest.stat().st_mtime_ns
@@ -61,17 +62,20 @@ def test_rerun_without_resume_is_refused_and_overwrites_nothing(memory_smoke_run
     assert manifest.stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_resume_of_a_finished_run_reuses_results(memory_smoke_run):
     args = ["run", "memory", "--preset", "smoke", "--out", str(memory_smoke_run)]
     assert main([*args, "--resume", "--quiet", "--no-report"]) == 0
 
 
+@pytest.mark.slow
 def test_another_preset_in_the_same_directory_is_refused(memory_smoke_run, capsys):
     args = ["run", "memory", "--preset", "smoke", "--seeds", "3", "--out", str(memory_smoke_run)]
     assert main([*args, "--resume"]) == 2
     assert "holds memory/smoke with other settings (seeds 2 -> 3)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_resume_with_another_centre_optimiser_is_refused(memory_smoke_run, capsys):
     args = ["run", "memory", "--preset", "smoke", "--out", str(memory_smoke_run)]
     assert main([*args, "--resume", "--centre-optimiser", "adam", "--centre-lr", "0.01"]) == 2
@@ -112,12 +116,14 @@ def test_bad_cli_input_gets_a_one_line_error(argv, message, capsys):
     assert message in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_bad_data_dir_is_refused(tmp_path, capsys):
     argv = ["run", "classify", "--preset", "smoke", "--data-dir", str(tmp_path / "no")]
     assert main([*argv, "--out", str(tmp_path / "out")]) == 2
     assert "is not a directory" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_missing_data_is_reported_before_anything_is_written(tmp_path, capsys, monkeypatch):
     import urllib.request
 
@@ -136,12 +142,14 @@ def test_missing_data_is_reported_before_anything_is_written(tmp_path, capsys, m
     assert not (out / MANIFEST).exists()
 
 
+@pytest.mark.slow
 def test_non_empty_foreign_directory_is_refused(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     assert main(["run", "memory", "--preset", "smoke", "--out", str(tmp_path)]) == 2
     assert "not empty" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cartpole_smoke_experiment(tmp_path):
     out = run_experiment(get_experiment("cartpole"), "smoke", tmp_path / "cp", progress=False)
     table = build_report(out)
@@ -165,6 +173,7 @@ def test_list_command(capsys):
     assert "memory" in out and "cartpole" in out and "smoke" in out
 
 
+@pytest.mark.slow
 def test_bp_vs_es_smoke_reports_membrane_diagnostics(tmp_path):
     out = tmp_path / "bp"
     assert main(["run", "bp-vs-es", "--preset", "smoke", "--out", str(out), "--quiet"]) == 0
@@ -287,6 +296,7 @@ def test_describe_difference_names_what_changed():
     assert describe_difference(stored, other) == "another experiment or preset (memory/smoke)"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make_out", ["a file", "a name too long"])
 def test_unusable_out_locations_get_one_line_errors(make_out, tmp_path, capsys):
     if make_out == "a file":
@@ -300,6 +310,7 @@ def test_unusable_out_locations_get_one_line_errors(make_out, tmp_path, capsys):
     assert "is a file" in err or "too long" in err
 
 
+@pytest.mark.slow
 def test_resuming_a_finished_run_writes_nothing(memory_smoke_run):
     """So a finished run resumes from a read-only copy (only its report is rebuilt)."""
     before = {
@@ -339,6 +350,7 @@ DAMAGES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "file, damage, command",
     [(f, d, "resume") for f in ("experiment.json", "config.json", "result.json") for d in DAMAGES]
@@ -412,6 +424,7 @@ def test_tensorboard_events_hold_rewards_and_property_histograms(memory_smoke_ru
     assert "no started hetsnn run" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_provenance_is_recorded_and_does_not_block_a_resume(memory_smoke_run, capsys):
     import jax
 

@@ -20,7 +20,10 @@ from hetsnn.tasks import BraxTask, task_from_dict
 from hetsnn.tasks import control as control_tasks
 from hetsnn.tasks.control import ObservationNormaliser
 from hetsnn.train.loop import CONFIG, RESULT
-from hetsnn.train.programs import RunSpec, compiled_chunk, init_states
+from hetsnn.train.programs import compiled_chunk, init_states
+from hetsnn.train.spec import RunSpec
+
+pytestmark = pytest.mark.slow  # every test here compiles Brax
 
 
 # --- the episode logic, on a three-step stand-in for a Brax environment ---------------

@@ -20,8 +20,9 @@ from hetsnn.model.genome import PROPERTIES, WEIGHTS
 from hetsnn.model.networks import FeedforwardSNN
 from hetsnn.tasks import ClassificationTask, task_from_dict
 from hetsnn.tasks.classify import N_PIXELS, ImageData
-from hetsnn.train import programs as training
+from hetsnn.train import programs
 from hetsnn.train.loop import METRICS, PROBES, RESULT, train
+from hetsnn.train.spec import RunSpec
 
 N_IMAGES = 230  # not a multiple of the evaluation chunks used below
 
@@ -163,11 +164,11 @@ def test_cross_entropy_bptt_learns_the_weights_of_a_separable_task():
         seeds=2,
         chunk=60,
     )
-    spec = training.RunSpec.from_config(config)
-    states = training.init_states(spec, config.network.neuron, 0, config.seeds)
-    before = training.evaluate_centres(spec, states, DATA, 1, 0)
-    states, metrics = training.compiled_chunk(spec, config.generations, config.seeds)(states, DATA)
-    after = training.evaluate_centres(spec, states, DATA, 1, 0)
+    spec = RunSpec.from_config(config)
+    states = programs.init_states(spec, config.network.neuron, 0, config.seeds)
+    before = programs.evaluate_centres(spec, states, DATA, 1, 0)
+    states, metrics = programs.compiled_chunk(spec, config.generations, config.seeds)(states, DATA)
+    after = programs.evaluate_centres(spec, states, DATA, 1, 0)
     assert np.all(np.asarray(before) < 0.5)
     assert np.all(np.asarray(after) > 0.9)
     assert np.all(np.asarray(metrics["loss"][-1]) < np.asarray(metrics["loss"][0]))
@@ -179,8 +180,8 @@ def test_cross_entropy_gradient_is_that_of_the_mean_loss():
 
     config = RunConfig(OnePixelTask(), NetworkConfig(n_hidden=16, steps_per_input=4),
                        GradientConfig(batch=16), trainable=PROPERTIES)  # fmt: skip
-    spec = training.RunSpec.from_config(config)
-    state = jax.tree.map(lambda x: x[0], training.init_states(spec, config.network.neuron, 0, 1))
+    spec = RunSpec.from_config(config)
+    state = jax.tree.map(lambda x: x[0], programs.init_states(spec, config.network.neuron, 0, 1))
     key = jax.random.key(10)
     loss, rollout = gradient.supervised_loss(state.flat, spec, state.base, key, DATA)
     inputs, labels = spec.task.sample_batch(key, DATA, 16)
@@ -242,6 +243,7 @@ def test_real_data_is_standardised_like_torchvision(dataset, mean, std, shared_d
         )
 
 
+@pytest.mark.slow
 @needs_shared_data
 def test_classify_smoke_runs_every_arm_and_draws_firing_maps(tmp_path, shared_data):
     from hetsnn.cli import main

@@ -11,9 +11,9 @@ from hetsnn import storage
 from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
 from hetsnn.errors import RunDirError, TrainingDiverged
 from hetsnn.tasks import CartPoleTask
-from hetsnn.train import programs as training
+from hetsnn.train import programs
 from hetsnn.train.loop import CHECKPOINT, METRICS, PROPERTIES, RESULT, config_fingerprint, train
-from hetsnn.train.programs import RunSpec
+from hetsnn.train.spec import RunSpec
 
 CONFIG = RunConfig(
     CartPoleTask(max_steps=40, episodes=1),
@@ -85,10 +85,10 @@ def test_different_config_in_the_same_directory_is_refused(uninterrupted):
 
 def test_points_that_differ_only_in_numbers_share_compiled_programs(uninterrupted):
     longer_tau = CONFIG.replace(network=NetworkConfig(n_hidden=8, neuron=NeuronConfig(tau_m=80.0)))
-    assert training.RunSpec.from_config(longer_tau) == training.RunSpec.from_config(CONFIG)
-    hits = training.compiled_chunk.cache_info().hits
-    training.compiled_chunk(training.RunSpec.from_config(longer_tau), CONFIG.chunk, CONFIG.seeds)
-    assert training.compiled_chunk.cache_info().hits == hits + 1
+    assert RunSpec.from_config(longer_tau) == RunSpec.from_config(CONFIG)
+    hits = programs.compiled_chunk.cache_info().hits
+    programs.compiled_chunk(RunSpec.from_config(longer_tau), CONFIG.chunk, CONFIG.seeds)
+    assert programs.compiled_chunk.cache_info().hits == hits + 1
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def test_a_checkpoint_is_checked_before_it_is_resumed(tmp_path):
     with pytest.raises(RunDirError, match="written by another config"):
         train(other_config, run_dir, progress=False)
 
-    states = training.init_states(
+    states = programs.init_states(
         RunSpec.from_config(CONFIG), CONFIG.network.neuron, CONFIG.seed, CONFIG.seeds
     )
     fingerprint = config_fingerprint(CONFIG)

@@ -63,8 +63,8 @@ def test_peer_fitness_differs_for_another_network(shared_data):
 
     from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
     from hetsnn.model.genome import PROPERTIES
-    from hetsnn.train import bench_peers
-    from hetsnn.train import programs as training
+    from hetsnn.train import bench_peers, programs
+    from hetsnn.train.spec import RunSpec
 
     work = bench.workloads("smoke")[0]
     config = RunConfig(
@@ -73,8 +73,8 @@ def test_peer_fitness_differs_for_another_network(shared_data):
         StrategyConfig(population=work.population),
         trainable=PROPERTIES,
     )
-    spec = training.RunSpec.from_config(config)
-    states = training.init_states(spec, config.network.neuron, 0, 1)
+    spec = RunSpec.from_config(config)
+    states = programs.init_states(spec, config.network.neuron, 0, 1)
     base = jax.tree.map(lambda x: x[0], states.base)
     peer = bench_peers.PeerNetwork.from_base(base, 5.0, 20.0, 1)
     key, genome = jax.random.key(3), bench_peers.genome_of(base.hidden)
@@ -89,12 +89,12 @@ def test_generation_flops_by_hand():
     from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
     from hetsnn.model.genome import PROPERTIES
     from hetsnn.tasks import MemoryTask
-    from hetsnn.train import programs as training
+    from hetsnn.train.spec import RunSpec
 
     task = MemoryTask(memory_length=5, episodes=2)
     config = RunConfig(task, NetworkConfig(n_hidden=10), StrategyConfig(population=4),
                        trainable=PROPERTIES)  # fmt: skip
-    spec = training.RunSpec.from_config(config)
+    spec = RunSpec.from_config(config)
     # 5 individuals x 2 episodes x steps x 10 neurons x (7 + 2 n_in + 2 n_out)
     per_step = 10 * (7 + 2 * spec.network.n_in + 2 * spec.network.n_out)
     assert bench.generation_flops(spec, 4) == 5 * 2 * task.steps_per_episode * per_step

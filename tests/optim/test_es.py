@@ -91,7 +91,8 @@ def test_generation_with_no_finite_reward_leaves_the_state_unchanged():
 def test_population_evaluated_in_blocks_gives_the_same_generation():
     from hetsnn.config import NetworkConfig, RunConfig
     from hetsnn.tasks import CartPoleTask
-    from hetsnn.train import programs as training
+    from hetsnn.train import programs
+    from hetsnn.train.spec import RunSpec
 
     results = []
     for block in (None, 4):
@@ -102,9 +103,9 @@ def test_population_evaluated_in_blocks_gives_the_same_generation():
             generations=2,
             seeds=2,
         )
-        spec = training.RunSpec.from_config(config)
-        states = training.init_states(spec, config.network.neuron, 0, config.seeds)
-        results.append(training.compiled_chunk(spec, 2, 2)(states, None)[1])
+        spec = RunSpec.from_config(config)
+        states = programs.init_states(spec, config.network.neuron, 0, config.seeds)
+        results.append(programs.compiled_chunk(spec, 2, 2)(states, None)[1])
     for name in results[0]:
         np.testing.assert_allclose(results[1][name], results[0][name], rtol=1e-6, err_msg=name)
 

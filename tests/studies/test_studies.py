@@ -11,9 +11,9 @@ import pytest
 from hetsnn import storage
 from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.experiments import get_experiment, run_experiment
-from hetsnn.experiments import hrsnn as hrsnn_module
-from hetsnn.experiments.quenched import QuenchedSettings, cell_path, tau_distribution
 from hetsnn.report.build import build_report
+from hetsnn.studies import hrsnn as hrsnn_module
+from hetsnn.studies.quenched import QuenchedSettings, cell_path, tau_distribution
 
 OVERRIDES = {"sizes": (20,), "kinds": ("rate",)}  # the spiking kind: test_reservoir.py
 
@@ -25,6 +25,7 @@ def quenched_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_quenched_writes_every_cell_and_resumes_without_recomputing(quenched_run):
     settings = get_experiment("quenched").resolve("smoke", OVERRIDES)
     paths = [cell_path(quenched_run, kind, 20, 0) for kind in settings.kinds]
@@ -79,6 +80,7 @@ def test_matched_distributions_have_the_asked_mean_and_cv():
         QuenchedSettings(sizes=(10,), seeds=1, robustness_size=10, distributions=("gamma",))
 
 
+@pytest.mark.slow
 def test_hrsnn_arms_search_resume_and_report(tmp_path):
     out = tmp_path / "hrsnn"
     overrides = {"trials": 2}
@@ -99,6 +101,7 @@ def test_hrsnn_arms_search_resume_and_report(tmp_path):
         assert float(row["objective"]) == pytest.approx(ratio, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_quenched_writes_nothing_without_the_allen_table(monkeypatch, tmp_path):
     from hetsnn.data import allen
     from hetsnn.data.locations import DataNotFound
@@ -145,6 +148,7 @@ def test_an_interrupted_search_resumes_to_the_uninterrupted_one(tmp_path):
     assert hrsnn_module.best_design(resumed, minimum) == hrsnn_module.best_design(whole, minimum)
 
 
+@pytest.mark.slow
 def test_a_study_directory_in_use_is_refused(tmp_path):
     out = tmp_path / "hrsnn"
     out.mkdir()
