@@ -142,7 +142,7 @@ def _run(args) -> None:
     experiment.resolve(args.preset)  # fail fast on a bad preset name
     if args.tensorboard and experiment.jobs is not None:
         raise ConfigError(
-            f"{experiment.name} runs its own study loop and keeps no per-generation metrics "
+            f"{experiment.name} is a study of jobs and keeps no per-generation metrics "
             "for TensorBoard: drop --tensorboard"
         )
     _use_data_dir(args.data_dir)
@@ -185,8 +185,8 @@ def _bench(args) -> None:
     _use_data_dir(args.data_dir)
     suffix = "" if args.state_dtype == "float32" else f"-{args.state_dtype}"
     out = args.out or Path("runs") / f"bench-{args.preset}{suffix}"
-    print(f"backend {jax.default_backend()}, {jax.device_count()} device(s); "
-          f"torch reference: {'yes' if bench.torch_available() else 'not installed'}")  # fmt: skip
+    torch = "yes" if bench.bench_torch.available() else "not installed"
+    print(f"backend {jax.default_backend()}, {jax.device_count()} device(s); torch peers: {torch}")
     print(bench.HEADER, flush=True)
     rows = bench.run_bench(
         args.preset,

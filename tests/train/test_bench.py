@@ -8,7 +8,7 @@ import pytest
 
 from hetsnn import storage
 from hetsnn.cli import main
-from hetsnn.train import bench
+from hetsnn.train import bench, bench_torch
 
 
 def test_stream_program_is_the_per_individual_network():
@@ -25,7 +25,7 @@ def test_stream_program_is_the_per_individual_network():
 def test_pytorch_reference_computes_the_same_network():
     network, base, population_hidden, xs = bench.stream_setup(16, 64, 60)
     ours = np.asarray(bench.stream_program(network)(base, population_hidden, xs))
-    theirs = bench.torch_stream(base, population_hidden, xs)
+    theirs = bench_torch.stream(base, population_hidden, xs)
     assert np.mean(np.abs(ours - theirs) < 1e-4) > 0.95  # a rare threshold tie may flip
 
 
@@ -53,6 +53,13 @@ def test_smoke_bench_races_the_peer_on_the_same_fitness(tmp_path, shared_data):
         assert row["peer_seconds"] > 0
         assert row["speedup_vs_peer"] == pytest.approx(row["peer_seconds"] / row["seconds"])
         assert row["peer_fitness_max_abs_diff"] < 1e-4
+    if bench_torch.available():  # the PyTorch peers: memory and images, eager and compiled
+        for row in (rows[1], rows[3]):
+            assert row["torch_fitness_max_abs_diff"] < 1e-4
+            assert row["speedup_vs_torch_compile"] == pytest.approx(
+                row["torch_compile_seconds"] / row["seconds"]
+            )
+        assert "torch_seconds" not in rows[2]  # no PyTorch CartPole
     table = (tmp_path / "bench.md").read_text()
     assert table.count("\n") == 2 + len(rows)
 

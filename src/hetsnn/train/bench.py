@@ -9,8 +9,12 @@ weights are shared, as in the Neuron arm):
   Python loop over individuals: timed on up to 64 of them and scaled to the population)
   and a straightforward PyTorch implementation (batched over individuals, Python loop over
   time; skipped if torch is not installed).
-* ``memory`` (L = 25) and ``cartpole`` (cap 500): one whole ES generation (ask, evaluate
-  the population, tell) of hetsnn's compiled training program.
+* ``memory`` (L = 25, 60), ``mnist`` (128 images) and ``cartpole`` (cap 500): one whole ES
+  generation (ask, evaluate the population, tell) of hetsnn's compiled training program,
+  raced in one process against the vmapped JAX + evosax peer
+  (:mod:`~hetsnn.train.bench_peers`) and, when torch is installed, the PyTorch peer eager
+  and under ``torch.compile`` (:mod:`~hetsnn.train.bench_torch`; memory and images), each
+  checked to compute hetsnn's fitness on the same individuals and inputs.
 
 Each row gives seconds per call, generations (or streams) per second, environment steps
 per second, neuron updates per second (population x hidden x simulated steps), achieved
@@ -36,7 +40,7 @@ from hetsnn.model.genome import PROPERTIES
 from hetsnn.model.networks import FeedforwardSNN
 from hetsnn.sharding import shard_population
 from hetsnn.tasks import CartPoleTask, ClassificationTask, MemoryTask
-from hetsnn.train import bench_peers, programs
+from hetsnn.train import bench_peers, bench_torch, programs
 from hetsnn.train.spec import RunSpec
 
 N_IN, N_OUT = 16, 4  # synthetic stream sizes
@@ -142,38 +146,6 @@ def stream_program(network: FeedforwardSNN):
     return jax.jit(run)
 
 
-def torch_stream(base, population_hidden, xs, dt: float = 5.0, readout_tau: float = 20.0):
-    """The same network in PyTorch: ``(population, N_OUT)`` read-out, float32, CPU."""
-    import torch
-
-    def tensor(x):
-        return torch.tensor(np.asarray(x), dtype=torch.float32)
-
-    decay = torch.sigmoid(tensor(population_hidden.tau_logit))
-    v_th, v_rest = tensor(population_hidden.v_th), tensor(population_hidden.v_rest)
-    resistance = tensor(population_hidden.resistance)
-    w_in, w_out, inputs = tensor(base.w_in), tensor(base.w_out), tensor(xs)
-    a = dt / readout_tau
-    with torch.no_grad():
-        v = v_rest.clone()
-        readout = torch.zeros(v.shape[0], w_out.shape[1])
-        for x in inputs:  # the Python loop over time of a typical PyTorch SNN
-            current = x @ w_in
-            u = v + decay * (resistance * current - v + v_rest)
-            spikes = (u >= v_th).float()
-            v = u * (1 - spikes) + v_rest * spikes
-            readout = readout + a * (spikes @ w_out - readout)
-    return readout.numpy()
-
-
-def torch_available() -> bool:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def bench_stream(
     population: int,
     n_hidden: int,
@@ -214,15 +186,15 @@ def bench_stream(
         naive_seconds = best_time(naive, grid.repeats) * population / sample
         row["naive_jax_seconds"] = naive_seconds
         row["speedup_vs_naive_jax"] = naive_seconds / seconds
-        if torch_available():
+        if bench_torch.available():
             torch_seconds = best_time(
-                lambda: torch_stream(base, population_hidden, xs), grid.repeats
+                lambda: bench_torch.stream(base, population_hidden, xs), grid.repeats
             )
             row["torch_seconds"] = torch_seconds
             row["speedup_vs_torch"] = torch_seconds / seconds
             # the reference must compute the same network: spikes flip only where a
             # potential is within float rounding of its threshold
-            difference = torch_stream(base, population_hidden, xs) - np.asarray(
+            difference = bench_torch.stream(base, population_hidden, xs) - np.asarray(
                 program(base, population_hidden, xs)
             )
             row["torch_readouts_equal_share"] = float(np.mean(np.abs(difference) < 1e-4))
@@ -326,10 +298,14 @@ def bench_workload(
         return jax.block_until_ready(program(states, data))
 
     ours()  # first call: allocation, warm caches
-    fns, extra = [ours], {}
+    fns, extra, torch_peers = [ours], {}, {}
     if peer:
         theirs, extra = _peer(spec, config, states, data, grid)
         fns.append(theirs)
+        if bench_torch.available() and isinstance(work.task, ClassificationTask | MemoryTask):
+            torch_peers, torch_extra = _torch_peers(spec, config, states, data, grid)
+            extra.update(torch_extra)
+            fns.extend(torch_peers.values())
     seconds = [t / grid.generations for t in best_times(fns, grid.repeats)]
     floor = generation_flops(spec, work.population) / (matmul * 1e9)
     steps = programs.env_steps_per_generation(spec, 1)
@@ -338,7 +314,62 @@ def bench_workload(
     if peer:
         row.update(extra, peer_seconds=seconds[1], speedup_vs_peer=seconds[1] / seconds[0],
                    peer_times_floor=seconds[1] / floor)  # fmt: skip
+    for name, torch_seconds in zip(torch_peers, seconds[2:], strict=True):
+        row[f"{name}_seconds"] = torch_seconds
+        row[f"speedup_vs_{name}"] = torch_seconds / seconds[0]
     return row
+
+
+def _torch_peers(spec, config, states, data, grid) -> tuple[dict[str, Callable], dict]:
+    """``{"torch": eager, "torch_compile": compiled}``: ``grid.generations`` generations of
+    the PyTorch peer (:mod:`hetsnn.train.bench_torch`) each, and how far its fitness is from
+    hetsnn's on the same individuals and inputs (0 up to rounding)."""
+    import torch
+
+    base = jax.tree.map(lambda x: x[0], states.base)
+    net = bench_torch.TorchNetwork.from_base(
+        base, spec.network.dt, spec.network.readout_tau, spec.network.steps_per_input
+    )
+    key = jax.random.key(7)
+    flats = jax.random.normal(key, (4, spec.num_dims)) * 0.1 + spec.genome.flatten(base)
+    ours = np.asarray(jax.vmap(lambda f: spec.fitness(f, base, key, data))(flats))
+    genomes = jax.vmap(lambda f: bench_peers.genome_of(spec.genome.unflatten(f, base).hidden))
+    genomes = torch.tensor(np.asarray(genomes(flats)))
+    task = spec.task
+    if isinstance(task, ClassificationTask):
+        fitness = bench_torch.image_fitness(net)
+        inputs, labels = task.sample_batch(key, data, task.batch)
+        check = (
+            torch.tensor(np.asarray(inputs)),
+            torch.tensor(np.asarray(labels), dtype=torch.int64),
+        )
+        sample = bench_torch.image_sampler(
+            data.images, data.labels, data.mean, data.std, task.batch
+        )
+    else:
+        fitness = bench_torch.memory_fitness(net, task.memory_length, task.episodes)
+        check, sample = (), lambda generator: ()
+    theirs = fitness(genomes, *check).numpy()
+    strategy = config.optimiser
+    extra = {"torch_fitness_max_abs_diff": float(np.max(np.abs(ours - theirs)))}
+    centre = torch.tensor(np.asarray(bench_peers.genome_of(base.hidden)))
+    peers = {}
+    for name, fn in (("torch", fitness), ("torch_compile", torch.compile(fitness))):
+        generation = bench_torch.pgpe_generation(
+            fn, sample, strategy.population, strategy.std_init, strategy.lr
+        )
+        start = time.perf_counter()
+        generation(centre, torch.Generator().manual_seed(0))  # torch.compile compiles here
+        extra[f"{name}_first_call_seconds"] = time.perf_counter() - start
+
+        def run(generation=generation):
+            state, generator = centre, torch.Generator().manual_seed(1)
+            for _ in range(grid.generations):
+                state = generation(state, generator)
+            return state
+
+        peers[name] = run
+    return peers, extra
 
 
 def _peer(spec, config, states, data, grid) -> tuple[Callable[[], object], dict]:
@@ -429,8 +460,9 @@ def _si(value: float | None) -> str:
 
 HEADER = (
     "| workload | population | H | s / call | env steps / s | neuron updates / s "
-    "| x floor | vs vmapped JAX + evosax | vs naive JAX | vs PyTorch | allocator | compile s |\n"
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    "| x floor | vs vmapped JAX + evosax | vs naive JAX | vs PyTorch | vs torch.compile "
+    "| allocator | compile s |\n"
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 )
 
 
@@ -452,7 +484,8 @@ def table_row(row: dict) -> str:
         f"{row['times_floor']:.3g}" if "times_floor" in row else "-",
         _ratio(row, "speedup_vs_peer"),
         _ratio(row, "speedup_vs_naive_jax", ".0f"),
-        _ratio(row, "speedup_vs_torch", ".1f"),
+        _ratio(row, "speedup_vs_torch", ".2f"),
+        _ratio(row, "speedup_vs_torch_compile", ".2f"),
         row.get("allocator", "-"),
         f"{row['compile_seconds']:.2f}",
     ]
