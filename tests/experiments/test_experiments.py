@@ -31,6 +31,7 @@ def test_every_preset_builds_valid_points_with_matched_budgets(experiment, prese
             assert abs(spec.num_dims - budget) <= step, (spec.genome, spec.num_dims, budget)
 
 
+@pytest.mark.slow
 def test_smoke_run_through_the_cli_writes_results_and_report(memory_smoke_run):
     manifest = storage.read_json(memory_smoke_run / MANIFEST)
     assert manifest["experiment"] == "memory" and manifest["preset"] == "smoke"
@@ -44,6 +45,7 @@ def test_smoke_run_through_the_cli_writes_results_and_report(memory_smoke_run):
     assert (report / "reward.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_report_table_has_every_arm_and_length(memory_smoke_run):
     table = build_report(memory_smoke_run)
     for arm in ("Neuron (heterogeneous)", "Weight (tau_m 20 ms)", "Weight (tau_m 50 ms)"):
@@ -193,6 +195,7 @@ def test_bp_vs_es_smoke_reports_membrane_diagnostics(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_memory_margins_replay_the_final_centres_exactly(memory_smoke_run):
     """The margins are recomputed from centres.npz; the rewards they imply must equal the
     final-centre rewards the run recorded, seed by seed."""
@@ -208,6 +211,7 @@ def test_memory_margins_replay_the_final_centres_exactly(memory_smoke_run):
     assert "Decision margins" in table and (memory_smoke_run / "report" / "margins.png").exists()
 
 
+@pytest.mark.slow
 def test_controls_reset_gives_the_untrained_network_and_write_a_report(memory_smoke_run):
     from hetsnn.report.controls import ALL, point_controls, run_controls
 
@@ -225,6 +229,7 @@ def test_controls_reset_gives_the_untrained_network_and_write_a_report(memory_sm
         assert (memory_smoke_run / "report" / name).exists()
 
 
+@pytest.mark.slow
 def test_controls_leave_a_homogeneous_layer_unchanged(memory_smoke_run, tmp_path):
     """A trained centre whose properties are all equal across neurons: homogenise,
     permute, resample and quantise change nothing."""
@@ -251,6 +256,7 @@ def test_probe_of_a_run_without_trained_properties_is_a_one_line_error(tmp_path,
     assert "holds no experiment" in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 @needs_shared_data
 def test_report_shows_how_heterogeneity_emerged(memory_smoke_run, shared_data):
     from hetsnn.train.loop import PROPERTIES
@@ -403,6 +409,7 @@ def _event_tags(folder) -> dict[str, list[int]]:
     return tags
 
 
+@pytest.mark.slow
 def test_tensorboard_events_hold_rewards_and_property_histograms(memory_smoke_run, capsys):
     assert main(["tb", str(memory_smoke_run)]) == 0
     manifest = storage.read_json(memory_smoke_run / MANIFEST)

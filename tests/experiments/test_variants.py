@@ -56,6 +56,7 @@ def variants_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 @needs_shared_data
 def test_variants_smoke_reports_ranked_validation_and_final_test_numbers(variants_run):
     manifest = storage.read_json(variants_run / MANIFEST)

@@ -129,6 +129,7 @@ def test_graph_survives_nir_write_and_read(tmp_path, network):
     assert back.dt == graph.dt
 
 
+@pytest.mark.slow
 def test_trained_smoke_network_exports_in_every_profile_and_verifies(
     memory_smoke_run, tmp_path, capsys
 ):
@@ -152,6 +153,7 @@ def test_trained_smoke_network_exports_in_every_profile_and_verifies(
     assert "| Norse |" in printed and any(out.glob("*-portability.md"))
 
 
+@pytest.mark.slow
 def test_verify_nir_catches_a_changed_threshold(memory_smoke_run, tmp_path):
     out = tmp_path / "nir"
     assert main(["export-nir", str(memory_smoke_run), "--out", str(out), "--profile",
@@ -166,6 +168,7 @@ def test_verify_nir_catches_a_changed_threshold(memory_smoke_run, tmp_path):
     assert nir_export.verify(tampered)["float64"]["mismatches"] > 0
 
 
+@pytest.mark.slow
 def test_export_errors_are_one_line(memory_smoke_run, tmp_path, capsys):
     assert main(["export-nir", str(tmp_path)]) == 2
     assert main(["export-nir", str(memory_smoke_run), "--point", "nope"]) == 2
@@ -175,6 +178,7 @@ def test_export_errors_are_one_line(memory_smoke_run, tmp_path, capsys):
     assert len(errors) == 4 and all(e.startswith("hetsnn: error: ") for e in errors)
 
 
+@pytest.mark.slow
 def test_bad_choices_fail_before_anything_is_written(memory_smoke_run, tmp_path, capsys):
     out = tmp_path / "nir"
     assert main(["export-nir", str(memory_smoke_run), "--tau-for", "rk4", "--out", str(out)]) == 2
