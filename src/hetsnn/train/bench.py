@@ -13,7 +13,7 @@ weights are shared, as in the Neuron arm):
   generation (ask, evaluate the population, tell) of hetsnn's compiled training program,
   raced in one process against the vmapped JAX + evosax peer
   (:mod:`~hetsnn.train.bench_peers`) and, when torch is installed, the PyTorch peer eager
-  and under ``torch.compile`` (:mod:`~hetsnn.train.bench_torch`; memory and images), each
+  and under ``torch.compile`` (:mod:`~hetsnn.train.bench_torch`), each
   checked to compute hetsnn's fitness on the same individuals and inputs.
 
 Each row gives seconds per call, generations (or streams) per second, environment steps
@@ -302,7 +302,7 @@ def bench_workload(
     if peer:
         theirs, extra = _peer(spec, config, states, data, grid)
         fns.append(theirs)
-        if bench_torch.available() and isinstance(work.task, ClassificationTask | MemoryTask):
+        if bench_torch.available():
             torch_peers, torch_extra = _torch_peers(spec, config, states, data, grid)
             extra.update(torch_extra)
             fns.extend(torch_peers.values())
@@ -323,7 +323,8 @@ def bench_workload(
 def _torch_peers(spec, config, states, data, grid) -> tuple[dict[str, Callable], dict]:
     """``{"torch": eager, "torch_compile": compiled}``: ``grid.generations`` generations of
     the PyTorch peer (:mod:`hetsnn.train.bench_torch`) each, and how far its fitness is from
-    hetsnn's on the same individuals and inputs (0 up to rounding)."""
+    hetsnn's on the same individuals and inputs (0 up to rounding; CartPole's chaotic
+    physics can turn a last-digit difference of sin and cos into another return)."""
     import torch
 
     base = jax.tree.map(lambda x: x[0], states.base)
@@ -346,6 +347,10 @@ def _torch_peers(spec, config, states, data, grid) -> tuple[dict[str, Callable],
         sample = bench_torch.image_sampler(
             data.images, data.labels, data.mean, data.std, task.batch
         )
+    elif isinstance(task, CartPoleTask):
+        fitness = bench_torch.cartpole_fitness(net, task.env_params(), task.max_steps)
+        check = (torch.tensor(np.asarray(_initial_states(task, key))),)
+        sample = bench_torch.cartpole_sampler(task.episodes)
     else:
         fitness = bench_torch.memory_fitness(net, task.memory_length, task.episodes)
         check, sample = (), lambda generator: ()
@@ -405,6 +410,18 @@ def _peer(spec, config, states, data, grid) -> tuple[Callable[[], object], dict]
         "peer_compile_seconds": compile_seconds,
         "peer_fitness_max_abs_diff": float(jnp.max(jnp.abs(ours - theirs))),
     }
+
+
+def _initial_states(task: CartPoleTask, key: jax.Array) -> jax.Array:
+    """``(episodes, 4)`` the initial CartPole states hetsnn's fitness draws from ``key``
+    (the reset key of each episode, as ``GymnaxTask._run_episode`` splits it)."""
+
+    def initial(episode_key, episode):
+        state = task.reset(jax.random.split(episode_key)[0], episode)
+        return jnp.stack([state.x, state.x_dot, state.theta, state.theta_dot])
+
+    keys = jax.random.split(key, task.episodes)
+    return jax.vmap(initial)(keys, jnp.arange(task.episodes))
 
 
 def _row(workload, network, population, compile_seconds, seconds, env_steps) -> dict:

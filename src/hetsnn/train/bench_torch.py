@@ -9,8 +9,9 @@ the bench checks that the fitness equals hetsnn's on the same individuals and in
 Each peer runs eagerly and compiled by ``torch.compile`` (default mode).
 
 Workloads: the memory task (bsuite memory chain: its observations and reward written out,
-they depend only on the step and the episode's cue) and image classification (a mini-batch
-of standardised images). torch is optional: nothing here is imported without it.
+they depend only on the step and the episode's cue), CartPole-v1 (gymnax's physics written
+out) and image classification (a mini-batch of standardised images). torch is optional:
+nothing here imports it until a peer is built.
 
 The genome is ``(tau_logit, v_th, v_rest, R)`` stacked, ``(4 * n_hidden,)``, as in
 :mod:`hetsnn.train.bench_peers`.
@@ -114,6 +115,57 @@ def memory_fitness(net: TorchNetwork, memory_length: int, episodes: int) -> Call
         return (2.0 * right.float() - 1.0).mean(-1)
 
     return torch.no_grad()(fitness)
+
+
+def cartpole_fitness(net: TorchNetwork, params, max_steps: int) -> Callable:
+    """``fitness(genomes (P, 4H), initial (E, 4)) -> (P,)``: the mean return of CartPole-v1
+    episodes from the initial states ``initial`` (gymnax's physics, Euler steps, constants
+    from its ``EnvParams`` ``params``; reward 1 per step up to and including the one that
+    ends the episode, at most ``max_steps``). The Python loop over steps stops once every
+    episode of every individual has ended, as a PyTorch user would let it."""
+    import torch
+
+    p = params
+
+    def fitness(genomes, initial):
+        state = initial.expand(genomes.shape[0], -1, -1)
+        v, readout = _rest(net, genomes, initial.shape[0])
+        alive = torch.ones(state.shape[:2], dtype=torch.bool)
+        returns = torch.zeros(state.shape[:2])
+        for _ in range(max_steps):
+            v, readout = _present(net, genomes, v, readout, state @ net.w_in)
+            action = readout.argmax(-1).float()
+            x, x_dot, theta, theta_dot = state.unbind(-1)
+            force = p.force_mag * action - p.force_mag * (1 - action)
+            cos, sin = theta.cos(), theta.sin()
+            temp = (force + p.polemass_length * theta_dot**2 * sin) / p.total_mass
+            theta_acc = (p.gravity * sin - cos * temp) / (
+                p.length * (4.0 / 3.0 - p.masspole * cos**2 / p.total_mass)
+            )
+            x_acc = temp - p.polemass_length * theta_acc * cos / p.total_mass
+            state = torch.stack(
+                [x + p.tau * x_dot, x_dot + p.tau * x_acc,
+                 theta + p.tau * theta_dot, theta_dot + p.tau * theta_acc], -1,
+            )  # fmt: skip
+            returns += alive
+            x, theta = state[..., 0], state[..., 2]
+            alive &= (x.abs() <= p.x_threshold) & (theta.abs() <= p.theta_threshold_radians)
+            if not alive.any():
+                break
+        return returns.mean(-1)
+
+    return torch.no_grad()(fitness)
+
+
+def cartpole_sampler(episodes: int) -> Callable:
+    """``sample(generator) -> (initial (episodes, 4),)``: gymnax's reset, uniform in
+    [-0.05, 0.05] per state entry."""
+    import torch
+
+    def sample(generator):
+        return (torch.rand(episodes, 4, generator=generator) * 0.1 - 0.05,)
+
+    return sample
 
 
 def pgpe_generation(fitness: Callable, sample: Callable, population: int, std: float, lr: float):
