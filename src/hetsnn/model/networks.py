@@ -71,10 +71,6 @@ class HiddenLayer:
     detach_reset: bool = False
     state_dtype: str = "float32"
 
-    def hidden_layer(self) -> "HiddenLayer":
-        """These settings alone (a subclass's extra fields dropped)."""
-        return HiddenLayer(**{f.name: getattr(self, f.name) for f in fields(HiddenLayer)})
-
 
 @dataclass(frozen=True, kw_only=True)
 class FeedforwardSNN(HiddenLayer):
@@ -93,7 +89,8 @@ class FeedforwardSNN(HiddenLayer):
     def around(cls, layer: HiddenLayer, *, n_in: int, n_out: int, dt: float) -> "FeedforwardSNN":
         """The network of ``layer``'s structure between ``n_in`` inputs and ``n_out``
         read-outs, stepped by ``dt`` ms."""
-        return cls(n_in=n_in, n_out=n_out, dt=dt, **vars(layer.hidden_layer()))
+        structure = {f.name: getattr(layer, f.name) for f in fields(HiddenLayer)}
+        return cls(n_in=n_in, n_out=n_out, dt=dt, **structure)
 
     def init(self, key: jax.Array, hidden: NeuronParams) -> NetworkParams:
         """Random LeCun-normal weights around the given hidden-layer properties."""

@@ -27,6 +27,7 @@ With several devices the population is sharded over them (see :mod:`hetsnn.shard
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -300,10 +301,11 @@ def bench_workload(
     ours()  # first call: allocation, warm caches
     fns, extra, torch_peers = [ours], {}, {}
     if peer:
-        theirs, extra = _peer(spec, config, states, data, grid)
+        check = _check_individuals(spec, states, data)
+        theirs, extra = _peer(spec, config, check, data, grid)
         fns.append(theirs)
         if bench_torch.available():
-            torch_peers, torch_extra = _torch_peers(spec, config, states, data, grid)
+            torch_peers, torch_extra = _torch_peers(spec, config, check, data, grid)
             extra.update(torch_extra)
             fns.extend(torch_peers.values())
     seconds = [t / grid.generations for t in best_times(fns, grid.repeats)]
@@ -320,27 +322,42 @@ def bench_workload(
     return row
 
 
-def _torch_peers(spec, config, states, data, grid) -> tuple[dict[str, Callable], dict]:
+class CheckedIndividuals(NamedTuple):
+    """What every peer's fitness is checked against: seed 0's fixed network ``base``, four
+    individuals around its genome (``genomes``: the peers' ``(4, 4 H)`` layout), the key
+    their fitness is drawn with and hetsnn's fitness of them, ``ours (4,)``."""
+
+    base: object
+    key: jax.Array
+    genomes: jax.Array
+    ours: jax.Array
+
+
+def _check_individuals(spec, states, data) -> CheckedIndividuals:
+    base = jax.tree.map(lambda x: x[0], states.base)
+    key = jax.random.key(7)
+    flats = jax.random.normal(key, (4, spec.num_dims)) * 0.1 + spec.genome.flatten(base)
+    ours = jax.vmap(lambda f: spec.fitness(f, base, key, data))(flats)
+    genomes = jax.vmap(lambda f: bench_peers.genome_of(spec.genome.unflatten(f, base).hidden))
+    return CheckedIndividuals(base, key, genomes(flats), ours)
+
+
+def _torch_peers(spec, config, check, data, grid) -> tuple[dict[str, Callable], dict]:
     """``{"torch": eager, "torch_compile": compiled}``: ``grid.generations`` generations of
     the PyTorch peer (:mod:`hetsnn.train.bench_torch`) each, and how far its fitness is from
     hetsnn's on the same individuals and inputs (0 up to rounding; CartPole's chaotic
     physics can turn a last-digit difference of sin and cos into another return)."""
     import torch
 
-    base = jax.tree.map(lambda x: x[0], states.base)
+    base, key = check.base, check.key
     net = bench_torch.TorchNetwork.from_base(
         base, spec.network.dt, spec.network.readout_tau, spec.network.steps_per_input
     )
-    key = jax.random.key(7)
-    flats = jax.random.normal(key, (4, spec.num_dims)) * 0.1 + spec.genome.flatten(base)
-    ours = np.asarray(jax.vmap(lambda f: spec.fitness(f, base, key, data))(flats))
-    genomes = jax.vmap(lambda f: bench_peers.genome_of(spec.genome.unflatten(f, base).hidden))
-    genomes = torch.tensor(np.asarray(genomes(flats)))
     task = spec.task
     if isinstance(task, ClassificationTask):
         fitness = bench_torch.image_fitness(net)
         inputs, labels = task.sample_batch(key, data, task.batch)
-        check = (
+        same_inputs = (
             torch.tensor(np.asarray(inputs)),
             torch.tensor(np.asarray(labels), dtype=torch.int64),
         )
@@ -349,14 +366,14 @@ def _torch_peers(spec, config, states, data, grid) -> tuple[dict[str, Callable],
         )
     elif isinstance(task, CartPoleTask):
         fitness = bench_torch.cartpole_fitness(net, task.env_params(), task.max_steps)
-        check = (torch.tensor(np.asarray(_initial_states(task, key))),)
+        same_inputs = (torch.tensor(np.asarray(_initial_states(task, key))),)
         sample = bench_torch.cartpole_sampler(task.episodes)
     else:
         fitness = bench_torch.memory_fitness(net, task.memory_length, task.episodes)
-        check, sample = (), lambda generator: ()
-    theirs = fitness(genomes, *check).numpy()
+        same_inputs, sample = (), lambda generator: ()
+    theirs = fitness(torch.tensor(np.asarray(check.genomes)), *same_inputs).numpy()
     strategy = config.optimiser
-    extra = {"torch_fitness_max_abs_diff": float(np.max(np.abs(ours - theirs)))}
+    extra = {"torch_fitness_max_abs_diff": float(np.max(np.abs(np.asarray(check.ours) - theirs)))}
     centre = torch.tensor(np.asarray(bench_peers.genome_of(base.hidden)))
     peers = {}
     for name, fn in (("torch", fitness), ("torch_compile", torch.compile(fitness))):
@@ -377,22 +394,16 @@ def _torch_peers(spec, config, states, data, grid) -> tuple[dict[str, Callable],
     return peers, extra
 
 
-def _peer(spec, config, states, data, grid) -> tuple[Callable[[], object], dict]:
+def _peer(spec, config, check, data, grid) -> tuple[Callable[[], object], dict]:
     """The peer's ``grid.generations`` generations as a callable, its compile time, and how
     far its fitness is from hetsnn's on the same individuals (it must be 0 up to rounding)."""
-    base = jax.tree.map(lambda x: x[0], states.base)
+    base = check.base
     network = bench_peers.PeerNetwork.from_base(
         base, spec.network.dt, spec.network.readout_tau, spec.network.steps_per_input
     )
     generation, init = bench_peers.peer_generation(spec.task, network, config.optimiser)
-    key = jax.random.key(7)
-    flats = jax.random.normal(key, (4, spec.num_dims)) * 0.1 + spec.genome.flatten(base)
-    ours = jax.vmap(lambda f: spec.fitness(f, base, key, data))(flats)
-    genomes = jax.vmap(lambda f: bench_peers.genome_of(spec.genome.unflatten(f, base).hidden))(
-        flats
-    )
     fitness = bench_peers.peer_fitness(spec.task, network)
-    theirs = jax.vmap(fitness, in_axes=(0, None, None))(genomes, key, data)
+    theirs = jax.vmap(fitness, in_axes=(0, None, None))(check.genomes, check.key, data)
     search = init(jax.random.key(0), bench_peers.genome_of(base.hidden))
     keys = jax.random.split(jax.random.key(1), grid.generations)
     start = time.perf_counter()
@@ -408,7 +419,7 @@ def _peer(spec, config, states, data, grid) -> tuple[Callable[[], object], dict]
     run()
     return run, {
         "peer_compile_seconds": compile_seconds,
-        "peer_fitness_max_abs_diff": float(jnp.max(jnp.abs(ours - theirs))),
+        "peer_fitness_max_abs_diff": float(jnp.max(jnp.abs(check.ours - theirs))),
     }
 
 
