@@ -33,8 +33,74 @@ def test_unroll_is_time_major_and_equals_repeated_steps():
         state, readout, count = network.step(params, state, xs[t])
         np.testing.assert_allclose(readouts[t], readout, rtol=1e-6)
         np.testing.assert_array_equal(spikes[t], count)
-    np.testing.assert_allclose(final.hidden.v, state.hidden.v, rtol=1e-6)
+    np.testing.assert_allclose(final.u, state.u, rtol=1e-6)
     assert spikes.sum() > 0  # the drive is strong enough to make the layer fire
+
+
+def _reset_at_the_end(network, params, xs):
+    """The textbook order, one Python step at a time: integrate, fire, reset (LIF-1..3),
+    then the read-out: ``(readouts (T, ..., n_out), spikes (T, ..., H), v after reset)``."""
+    state = neurons.init_state(params.hidden, xs.shape[1:-1])
+    readout = jnp.zeros((*xs.shape[1:-1], network.n_out))
+    readouts, spikes = [], []
+    for x in xs:
+        state, s = neurons.lif_step(params.hidden, state, x @ params.w_in, network.spike_fn)
+        readout = neurons.leaky_readout(readout, s @ params.w_out, network.dt / network.readout_tau)
+        readouts.append(readout)
+        spikes.append(s)
+    return jnp.stack(readouts), jnp.stack(spikes), state.v
+
+
+def test_deferred_reset_gives_the_numbers_of_resetting_at_the_end_of_each_step():
+    """The state carries the potential before its reset and the next step resets it (the
+    module docstring says why): spikes, read-outs and potentials must be those of the
+    textbook order: the same spikes, and read-outs, potentials and surrogate gradients
+    equal up to rounding, also for neurons whose
+    rest lies above their threshold (they fire at every step)."""
+    network, params = make(n_in=3, n_hidden=32)
+    keys = jax.random.split(jax.random.key(4), 3)
+    hidden = params.hidden.replace(
+        tau_logit=params.hidden.tau_logit + jax.random.normal(keys[0], (32,)),
+        v_rest=0.6 * jax.random.uniform(keys[1], (32,)),  # some rest above v_th = 0.5
+    )
+    params = params.replace(hidden=hidden)
+    xs = jax.random.normal(keys[2], (12, 5, 3)) * 2.0  # (T, batch, n_in)
+    final, readouts, spikes = network.unroll(params, network.init_state(params, (5,)), xs)
+    want_readouts, want_spikes, want_v = _reset_at_the_end(network, params, xs)
+    np.testing.assert_array_equal(spikes, want_spikes)
+    # the same arithmetic; XLA may contract a multiply-add differently in its fused loop
+    np.testing.assert_allclose(readouts, want_readouts, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(network.potential(params, final).v, want_v, rtol=1e-6, atol=1e-7)
+    assert 0 < float(spikes.mean()) < 1
+
+    def loss(p, simulate):
+        return (simulate(p)[0][-1] ** 2).sum()
+
+    ours = jax.grad(loss)(params, lambda p: network.unroll(p, network.init_state(p, (5,)), xs)[1:])
+    want = jax.grad(loss)(params, lambda p: _reset_at_the_end(network, p, xs))
+    for got, expected in zip(jax.tree.leaves(ours), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert float(jnp.abs(ours.hidden.tau_logit).max()) > 0
+
+
+@pytest.mark.parametrize("steps_per_input", [1, 2])
+def test_final_readout_is_the_last_readout_of_unroll(steps_per_input):
+    """final_readout carries a spike trace instead of the read-out; from a state with a
+    non-zero read-out, over a sequence of different inputs, it must end where unroll ends
+    (up to rounding: the same sum in another order)."""
+    network, params = make(n_in=3, n_hidden=64, n_out=4, steps_per_input=steps_per_input)
+    keys = jax.random.split(jax.random.key(8), 2)
+    params = params.replace(
+        hidden=params.hidden.replace(
+            tau_logit=params.hidden.tau_logit + jax.random.normal(keys[0], (64,))
+        )
+    )
+    xs = jax.random.normal(keys[1], (15, 6, 3)) * 2.0  # (T, batch, n_in)
+    state, _, _ = network.step(params, network.init_state(params, (6,)), xs[0])
+    _, readouts, spikes = network.unroll(params, state, xs)
+    final = network.final_readout(params, state, xs)
+    assert final.shape == (6, 4) and 0 < float(spikes.mean()) < 1
+    np.testing.assert_allclose(final, readouts[-1], rtol=1e-5, atol=1e-6)
 
 
 def test_steps_per_input_presents_the_input_repeatedly():
@@ -66,7 +132,7 @@ def test_bfloat16_state_stays_close_to_float32():
     xs = jax.random.normal(jax.random.key(5), (100, 32, 8)) * 2.0  # (T, batch, n_in)
     state, readouts, spikes = network.unroll(params, network.init_state(params, (32,)), xs)
     low_state, low_readouts, low_spikes = low.unroll(params, low.init_state(params, (32,)), xs)
-    assert low_state.hidden.v.dtype == jnp.bfloat16 and low_readouts.dtype == jnp.float32
+    assert low_state.u.dtype == jnp.bfloat16 and low_readouts.dtype == jnp.float32
     assert float(spikes.mean()) > 0.05  # busy enough for the comparison to mean something
     assert float(jnp.mean(spikes == low_spikes)) > 0.97
     assert not bool(jnp.all(spikes == low_spikes))  # the option does change the arithmetic

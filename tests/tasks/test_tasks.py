@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from flax import struct
 
+from hetsnn.config import NeuronConfig
 from hetsnn.errors import ConfigError
+from hetsnn.model.networks import FeedforwardSNN
 from hetsnn.tasks import TASKS, CartPoleTask, MemoryTask, task_from_dict
 
 
@@ -19,8 +21,22 @@ class OracleState:
     steps: jax.Array
 
 
+class StepByStep:
+    """``final_readout`` for the stand-in policies below: their ``step`` over the inputs
+    (MemoryTask's greedy episodes decide on the last read-out alone)."""
+
+    def final_readout(self, params, state, xs):
+        def present(carry, x):
+            state, _ = carry
+            state, readout, _ = self.step(params, state, x)
+            return (state, readout), None
+
+        (_, readout), _ = jax.lax.scan(present, (state, jnp.zeros(2)), xs)
+        return readout
+
+
 @dataclass(frozen=True)
-class MemoryOracle:
+class MemoryOracle(StepByStep):
     """Remembers the cue perfectly and answers with it (or against it)."""
 
     answer_against: bool = False
@@ -38,7 +54,7 @@ class MemoryOracle:
 
 
 @dataclass(frozen=True)
-class ConstantPolicy:
+class ConstantPolicy(StepByStep):
     action: int = 0
 
     def init_state(self, params):
@@ -123,13 +139,48 @@ def test_memory_task_matches_the_bsuite_transcription(length, episode):
         assert rewards[-1] == (-1.0 if oracle.answer_against else 1.0)
 
 
+@pytest.mark.parametrize("length", [1, 4, 9])
+def test_open_loop_memory_episode_equals_stepping_gymnax(length):
+    """episode_return reads the inputs up front and decides on the last read-out only
+    (FeedforwardSNN.final_readout); for spiking networks of random heterogeneous neurons
+    it must give the inputs and the return of stepping gymnax with an arg-max at every
+    step (record_episode)."""
+    task = MemoryTask(memory_length=length)
+    network = FeedforwardSNN(n_in=2, n_hidden=32, n_out=2)
+    hidden = NeuronConfig().homogeneous(32)
+
+    @jax.jit
+    def both_ways(seed, episode):
+        keys = jax.random.split(jax.random.key(seed), 4)
+        params = network.init(keys[0], hidden)
+        params = params.replace(
+            w_in=params.w_in * 3.0,
+            hidden=hidden.replace(
+                tau_logit=hidden.tau_logit + jax.random.normal(keys[1], (32,)),
+                v_th=hidden.v_th + 0.2 * jax.random.normal(keys[2], (32,)),
+            ),
+        )
+        record = task.record_episode(network, params, keys[3], episode)
+        ours = task.episode_return(network, params, keys[3], episode)
+        return task.inputs(keys[3], episode), ours, record
+
+    returns = []
+    for seed in range(6):
+        for episode in range(2):
+            inputs, ours, record = both_ways(seed, jnp.int32(episode))
+            np.testing.assert_array_equal(inputs, record.inputs)
+            assert float(ours) == float(record.rewards.sum())
+            returns.append(float(ours))
+    assert set(returns) == {-1.0, 1.0}  # both outcomes were compared
+
+
 def test_one_step_of_memory_solves_length_two_not_three():
     """A policy that answers with the cue of the previous input solves N = 2 (the cue is on
     inputs 0 and 1, the decision on input 2) and scores 0 at N = 3. On a task that showed
     the cue only once it would solve no more than N = 1."""
 
     @dataclass(frozen=True)
-    class OneStepMemory:
+    class OneStepMemory(StepByStep):
         def init_state(self, params):
             return jnp.float32(0)
 

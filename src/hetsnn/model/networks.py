@@ -8,6 +8,14 @@ Weights use LeCun-normal initialisation (variance 1 / fan_in, truncated normal).
 One call of :meth:`FeedforwardSNN.step` presents one input for ``steps_per_input``
 simulation steps (1 for control tasks, 4 for images); the network state is returned so that
 it carries over from one environment step to the next within an episode.
+
+The state holds the hidden layer's potential *before* the reset of the last step, and the
+reset (eq. LIF-3) is applied at the start of the next step. The numbers are those of
+resetting at the end of each step; the order matters to XLA: when a step ends with the
+reset, the potential u feeds two consumers (the reset and the spikes that drive the
+read-out) and XLA recomputes the whole integration for each, so a step makes two passes
+over the population's neurons instead of one (1.2 to 1.4x slower episodic generations,
+measured by ``hetsnn bench``).
 """
 
 from dataclasses import dataclass, fields
@@ -38,9 +46,16 @@ class NetworkParams:
 
 @struct.dataclass
 class NetworkState:
-    """Dynamic state: ``hidden.v: (..., n_hidden)``, ``readout: (..., n_out)``."""
+    """Dynamic state between two steps.
 
-    hidden: LIFState
+    Attributes:
+        u: hidden membrane potentials at the end of the last step, before its reset,
+            ``(..., n_hidden)`` (see the module docstring); :meth:`FeedforwardSNN.potential`
+            gives the potentials after the reset.
+        readout: read-out potentials, ``(..., n_out)``.
+    """
+
+    u: jax.Array
     readout: jax.Array
 
 
@@ -59,8 +74,9 @@ class HiddenLayer:
         detach_reset: cut the gradient through the reset (see neurons.lif_step).
         state_dtype: dtype the membrane potentials are stored in between steps,
             "float32" or "bfloat16" (half the memory traffic; each step still computes in
-            float32, and read-outs are returned as float32); "float64" (with
-            ``jax.enable_x64``) computes in float64 throughout, for reference simulations.
+            float32, spikes and resets are decided on the stored potential, and read-outs
+            are returned as float32); "float64" (with ``jax.enable_x64``) computes in
+            float64 throughout, for reference simulations.
     """
 
     n_hidden: int = 128
@@ -103,16 +119,33 @@ class FeedforwardSNN(HiddenLayer):
         )
 
     def init_state(self, params: NetworkParams, batch_shape: tuple[int, ...] = ()) -> NetworkState:
-        """Every neuron at rest; read-out at 0; both stored as ``state_dtype``."""
+        """Every neuron at rest (a potential of v_rest resets to v_rest, spike or not);
+        read-out at 0; both stored as ``state_dtype``."""
         rest = neurons.init_state(params.hidden, batch_shape)
         return NetworkState(
-            hidden=LIFState(v=rest.v.astype(self.state_dtype)),
+            u=rest.v.astype(self.state_dtype),
             readout=jnp.zeros((*batch_shape, self.n_out), self.state_dtype),
         )
+
+    def potential(self, params: NetworkParams, state: NetworkState) -> LIFState:
+        """The hidden potentials after the last step's reset, ``v: (..., n_hidden)``."""
+        reset, _ = neurons.fire_and_reset(
+            params.hidden,
+            state.u.astype(jnp.promote_types(state.u.dtype, jnp.float32)),
+            self.spike_fn,
+            self.detach_reset,
+        )
+        return reset
 
     @property
     def spike_fn(self) -> SpikeFn:
         return SURROGATES[self.surrogate](self.surrogate_alpha)
+
+    def _dtypes(self) -> tuple[jnp.dtype, jnp.dtype]:
+        """``(store, compute)``: the dtype potentials are kept in between steps, and the
+        one each step computes in."""
+        store = jnp.dtype(self.state_dtype)
+        return store, jnp.dtype(jnp.float64 if store == jnp.float64 else jnp.float32)
 
     def trace(
         self, params: NetworkParams, state: NetworkState, x: jax.Array
@@ -128,55 +161,89 @@ class FeedforwardSNN(HiddenLayer):
             pre-reset potentials ``u: (steps_per_input, ..., n_hidden)``.
         """
         current = x @ params.w_in
-        readout_decay = self.dt / self.readout_tau
-        spike_fn = self.spike_fn
-
-        store = jnp.dtype(self.state_dtype)
-        compute = jnp.dtype(jnp.float64 if store == jnp.float64 else jnp.float32)
-
         if self.steps_per_input > 1:
-            return self._trace_held_input(params, state, current, store, compute)
+            return self._trace_held_input(params, state, current)
+        store, compute = self._dtypes()
+        readout_decay = self.dt / self.readout_tau
 
         def sim_step(carry, _):
-            v, readout = (x.astype(compute) for x in carry)
-            u = neurons.integrate(params.hidden, v, current)
-            hidden, spikes = neurons.fire_and_reset(params.hidden, u, spike_fn, self.detach_reset)
-            readout = neurons.leaky_readout(readout, spikes @ params.w_out, readout_decay)
-            return (hidden.v.astype(store), readout.astype(store)), (spikes, u)
+            u_prev, readout = carry
+            u, spikes = self._lif(params, u_prev, current)
+            readout = neurons.leaky_readout(
+                readout.astype(compute), spikes @ params.w_out, readout_decay
+            )
+            return (u.astype(store), readout.astype(store)), (spikes, u)
 
-        (v, readout), (spikes, u) = jax.lax.scan(
-            sim_step, (state.hidden.v, state.readout), length=self.steps_per_input
+        (u, readout), (spikes, us) = jax.lax.scan(
+            sim_step, (state.u, state.readout), length=self.steps_per_input
         )
-        state = NetworkState(hidden=LIFState(v=v), readout=readout)
-        return state, readout.astype(compute), spikes.sum(axis=0), u
+        return NetworkState(u=u, readout=readout), readout.astype(compute), spikes.sum(0), us
 
-    def _trace_held_input(self, params, state, current, store, compute):
+    def _lif(self, params, u_prev, current):
+        """One simulation step of the hidden layer: reset the potentials ``u_prev`` the
+        previous step left, integrate ``current`` and fire. Returns ``(u, spikes)``, ``u``
+        rounded to the stored dtype first, so that the next step's reset agrees with the
+        spikes."""
+        store, compute = self._dtypes()
+        hidden = params.hidden
+        reset, _ = neurons.fire_and_reset(
+            hidden, u_prev.astype(compute), self.spike_fn, self.detach_reset
+        )
+        u = neurons.integrate(hidden, reset.v, current).astype(store).astype(compute)
+        return u, self.spike_fn(u - hidden.v_th, hidden.v_th)
+
+    def _trace_step(self, params, carry, current):
+        """:meth:`_lif` carrying the decayed spike trace ``z <- (1 - a) z + a s`` (``a =
+        dt / readout_tau``) in place of the read-out: ``((u, z), (spikes, u))``."""
+        u_prev, z = carry
+        u, spikes = self._lif(params, u_prev, current)
+        a = self.dt / self.readout_tau
+        return (u.astype(self._dtypes()[0]), z + a * (spikes - z)), (spikes, u)
+
+    def _readout_from_trace(self, params, state, z, steps: int) -> jax.Array:
+        """The read-out ``steps`` simulation steps after ``state`` whose spikes left the
+        trace ``z``: ``(1 - a)^steps readout_0 + z @ w_out``."""
+        a = self.dt / self.readout_tau
+        carried = state.readout.astype(self._dtypes()[1]) * (1 - a) ** steps
+        return carried + z @ params.w_out
+
+    def _trace_held_input(self, params, state, current):
         """:meth:`trace` for an input held over several steps (images), in one fused pass.
 
         The read-out is linear in the spikes, so instead of ``spikes @ w_out`` at every step
-        it carries the decayed spike trace ``z <- (1 - a) z + a s`` (``a = dt /
-        readout_tau``) and applies ``w_out`` once: ``readout = (1 - a)^T readout_0 + z @
-        w_out``, equal to the step-by-step read-out up to rounding. The few steps are
-        unrolled, so XLA fuses them into one elementwise pass over ``(..., n_hidden)``
-        instead of writing v and s to memory at every step.
+        it carries the decayed spike trace and applies ``w_out`` once
+        (:meth:`_readout_from_trace`), equal to the step-by-step read-out up to rounding.
+        The few steps are unrolled, so XLA fuses them into one elementwise pass over
+        ``(..., n_hidden)`` instead of writing the potentials and spikes to memory at
+        every step.
         """
-        a = self.dt / self.readout_tau
-        spike_fn = self.spike_fn
-
-        def sim_step(carry, _):
-            v, z = carry
-            u = neurons.integrate(params.hidden, v.astype(compute), current)
-            hidden, spikes = neurons.fire_and_reset(params.hidden, u, spike_fn, self.detach_reset)
-            return (hidden.v.astype(store), z + a * (spikes - z)), (spikes, u)
-
-        trace0 = jnp.zeros(state.hidden.v.shape, compute)
-        (v, z), (spikes, u) = jax.lax.scan(
-            sim_step, (state.hidden.v, trace0), length=self.steps_per_input, unroll=True
+        trace0 = jnp.zeros(state.u.shape, self._dtypes()[1])
+        (u, z), (spikes, us) = jax.lax.scan(
+            lambda carry, _: self._trace_step(params, carry, current),
+            (state.u, trace0),
+            length=self.steps_per_input,
+            unroll=True,
         )
-        carried = state.readout.astype(compute) * (1 - a) ** self.steps_per_input
-        readout = carried + z @ params.w_out
-        state = NetworkState(hidden=LIFState(v=v), readout=readout.astype(store))
-        return state, readout, spikes.sum(axis=0), u
+        readout = self._readout_from_trace(params, state, z, self.steps_per_input)
+        state = NetworkState(u=u, readout=readout.astype(state.readout.dtype))
+        return state, readout, spikes.sum(axis=0), us
+
+    def final_readout(self, params: NetworkParams, state: NetworkState, xs: jax.Array) -> jax.Array:
+        """The read-out after the input sequence ``xs: (T, ..., n_in)``, ``(..., n_out)``:
+        :meth:`unroll`'s last read-out, up to rounding, for tasks that decide on it alone.
+
+        No read-out is computed along the way: the scan carries only the potentials and
+        the decayed spike trace (:meth:`_trace_step`), one elementwise pass per
+        simulation step, and ``w_out`` is applied once at the end.
+        """
+        currents = jnp.repeat(xs @ params.w_in, self.steps_per_input, axis=0)
+        trace0 = jnp.zeros(state.u.shape, self._dtypes()[1])
+        (_, z), _ = jax.lax.scan(
+            lambda carry, current: (self._trace_step(params, carry, current)[0], None),
+            (state.u, trace0),
+            currents,
+        )
+        return self._readout_from_trace(params, state, z, currents.shape[0])
 
     def step(
         self, params: NetworkParams, state: NetworkState, x: jax.Array
