@@ -134,3 +134,36 @@ def test_full_reset_path_differs_from_detached_near_threshold():
     detached, _ = _dv_dvprev(True, v_prev, current)
     assert detached[0] == 0.0
     assert abs(full[0]) > 0.1
+
+
+def test_binary_reset_is_the_product_form_in_value_and_derivative():
+    """binary_reset selects where LIF-3 multiplies; for gates of 0 and 1 the value must be
+    ``u (1 - g) + v_rest g`` and every derivative the product form's (BPTT's surrogate
+    gradient flows through the gate)."""
+    keys = jax.random.split(jax.random.key(0), 3)
+    u = jax.random.normal(keys[0], (4, 6))
+    gate = (jax.random.uniform(keys[1], (4, 6)) > 0.5).astype(jnp.float32)
+    v_rest = jax.random.normal(keys[2], (6,)) * 0.2
+
+    def product(u, gate, v_rest):
+        return u * (1 - gate) + v_rest * gate
+
+    np.testing.assert_array_equal(neurons.binary_reset(u, gate, v_rest), product(u, gate, v_rest))
+    weights = jnp.arange(24.0).reshape(4, 6) / 24
+
+    def loss(reset):
+        return lambda *args: (reset(*args) * weights).sum()
+
+    ours = jax.grad(loss(neurons.binary_reset), argnums=(0, 1, 2))(u, gate, v_rest)
+    want = jax.grad(loss(product), argnums=(0, 1, 2))(u, gate, v_rest)
+    for got, expected in zip(ours, want, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+    assert float(jnp.abs(ours[1]).sum()) > 0  # the gate's derivative is not dropped
+
+
+def test_spike_functions_say_whether_the_reset_may_select():
+    from hetsnn.model import surrogates
+
+    assert all(make(2.0).binary for make in surrogates.SURROGATES.values())
+    smooth = surrogates.spike_with_derivative(lambda x, v_th: x, forward=jax.nn.sigmoid)
+    assert not smooth.binary

@@ -6,6 +6,10 @@ The backward pass replaces ``H'(x)`` (a Dirac delta) by the derivative ``g'(x)``
 smooth primitive ``g`` (Neftci, Mostafa and Zenke 2019). ``v_th`` only shapes the
 triangle surrogate and receives no gradient through the surrogate itself; its true
 gradient flows through ``x = u - v_th`` by the chain rule.
+
+A spike function's ``binary`` attribute says whether its forward pass is the Heaviside
+(outputs exactly 0 or 1), which lets the reset be computed as a select
+(:func:`hetsnn.model.neurons.binary_reset`).
 """
 
 from collections.abc import Callable
@@ -43,6 +47,7 @@ def spike_with_derivative(
         return grad_out * derivative(x, v_th), jnp.zeros_like(v_th)
 
     spike.defvjp(forward_pass, backward)
+    spike.binary = forward is heaviside  # outputs exactly 0 or 1: the reset may select
     return spike
 
 
