@@ -2,11 +2,13 @@
 :class:`hetsnn.tasks.protocol.EpisodeSampler`).
 
 ``evaluate(network, params, key, data) -> fitness`` is the mean undiscounted return over
-``episodes`` episodes. Each episode is a ``lax.scan`` of fixed
-length ``steps_per_episode``; gymnax resets automatically after ``done``, so rewards after
-the first ``done`` are masked out. The network state carries over from one environment step
-to the next and is reset only at the start of an episode. For evaluation the action is the
-arg-max of the read-out potentials; REINFORCE samples it from their softmax.
+``episodes`` episodes. An episode runs for at most ``steps_per_episode`` steps; gymnax
+resets automatically after ``done``, so rewards after the first ``done`` are masked out,
+and the training fitness's loop stops once every episode of the batch has ended
+(:mod:`hetsnn.tasks.early_exit`; recorded and sampled episodes scan to the cap). The
+network state carries over from one environment step to the next and is reset only at the
+start of an episode. For evaluation the action is the arg-max of the read-out potentials;
+REINFORCE samples it from their softmax.
 """
 
 from dataclasses import asdict, dataclass, replace
@@ -20,6 +22,7 @@ from flax import struct
 
 from hetsnn.errors import ConfigError
 from hetsnn.model.networks import FeedforwardSNN, NetworkParams
+from hetsnn.tasks.early_exit import until_all_done
 
 
 @struct.dataclass
@@ -118,9 +121,9 @@ class GymnaxTask:
         return {"name": self.name, **asdict(self)}
 
     def _run_episode(self, network, params, key, episode, mode: str):
-        """Scan one episode; ``mode`` (static) picks the actions and the per-step outputs.
+        """Scan one episode to its cap; ``mode`` (static) picks the actions and the
+        per-step outputs (the training fitness, :meth:`episode_return`, has its own loop).
 
-        * ``"greedy"``: arg-max actions; outputs the rewards only (the training hot path).
         * ``"sample"``: actions drawn from softmax(read-out); outputs what REINFORCE needs.
         * ``"record"``: arg-max actions; outputs inputs, read-outs, actions, rewards, alive.
         """
@@ -146,8 +149,6 @@ class GymnaxTask:
             reward = jnp.where(alive, reward, 0.0)
             done = done | terminated | truncated
             carry = (obs, env_state, net_state, done)
-            if mode == "greedy":
-                return carry, reward
             if mode == "record":
                 return carry, (net_input, readout, action, reward, alive)
             log_prob = jax.nn.log_softmax(readout)[action]
@@ -161,8 +162,26 @@ class GymnaxTask:
     def episode_return(
         self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, episode: jax.Array
     ) -> jax.Array:
-        """Undiscounted return of one greedy episode, a float32 scalar."""
-        return self._run_episode(network, params, key, episode, "greedy").sum()
+        """Undiscounted return of one greedy episode, a float32 scalar; the loop stops
+        once every episode of the batch has ended (:mod:`hetsnn.tasks.early_exit`)."""
+        env, env_params = make_env(self.env_id), self.env_params()
+        key_reset, key_steps = jax.random.split(key)
+        env_state = self.reset(key_reset, episode)
+        keys = jax.random.split(key_steps, self.steps_per_episode)
+
+        def env_step(carry, t):
+            obs, env_state, net_state, done, total = carry
+            net_state, readout, _ = network.step(params, net_state, self.observe(obs, env_state))
+            obs, env_state, reward, terminated, truncated, _ = env.step(
+                keys[t], env_state, jnp.argmax(readout), env_params
+            )
+            total = total + jnp.where(done, 0.0, reward)
+            return obs, env_state, net_state, done | terminated | truncated, total
+
+        obs = env.get_obs(env_state, env_params)
+        start = (obs, env_state, network.init_state(params), jnp.bool_(False), jnp.float32(0))
+        *_, total = until_all_done(env_step, start, self.steps_per_episode, lambda c: c[3])
+        return total
 
     def sample_episode(
         self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, episode: jax.Array

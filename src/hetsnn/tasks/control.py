@@ -2,9 +2,10 @@
 
 The read-out potentials, squashed by ``tanh`` into Brax's action box [-1, 1], are the
 torques; the network state carries over from one physics step to the next within an
-episode. An episode is a ``lax.scan`` of ``max_steps`` steps; Brax keeps stepping after a
+episode. An episode runs for at most ``max_steps`` steps; Brax keeps stepping after a
 termination (``done``), so rewards after the first ``done`` are masked out, as for the
-gymnax tasks.
+gymnax tasks, and the loop stops once every episode of the batch has ended
+(:mod:`hetsnn.tasks.early_exit`).
 
 Observations are normalised with fixed statistics: the mean and standard deviation of the
 observations met by ``normaliser_episodes`` episodes of uniformly random actions, computed
@@ -30,6 +31,7 @@ from flax import struct
 from hetsnn.errors import ConfigError
 from hetsnn.model.networks import FeedforwardSNN, NetworkParams
 from hetsnn.tasks.base import require_positive
+from hetsnn.tasks.early_exit import until_all_done
 
 # (observation size, action size) of brax 0.14.2's environments with default arguments: the
 # network's layer sizes are known without building the environment (seconds each).
@@ -148,20 +150,21 @@ class BraxTask:
         key: jax.Array,
         normaliser: ObservationNormaliser | None = None,
     ) -> jax.Array:
-        """Undiscounted return of one episode, a float32 scalar."""
+        """Undiscounted return of one episode, a float32 scalar; the loop stops once every
+        episode of the batch has ended (:mod:`hetsnn.tasks.early_exit`)."""
         env = self._brax
         normalise = normaliser if normaliser is not None else (lambda obs: obs)
 
         def env_step(carry, _):
-            env_state, net_state, done = carry
+            env_state, net_state, done, total = carry
             net_state, readout, _ = network.step(params, net_state, normalise(env_state.obs))
             env_state = env.step(env_state, jnp.tanh(readout))
-            reward = jnp.where(done, 0.0, env_state.reward)
-            return (env_state, net_state, done | (env_state.done > 0)), reward
+            total = total + jnp.where(done, 0.0, env_state.reward)
+            return env_state, net_state, done | (env_state.done > 0), total
 
-        carry = (env.reset(key), network.init_state(params), jnp.bool_(False))
-        _, rewards = jax.lax.scan(env_step, carry, length=self.max_steps)
-        return rewards.sum()
+        start = (env.reset(key), network.init_state(params), jnp.bool_(False), jnp.float32(0))
+        *_, total = until_all_done(env_step, start, self.max_steps, lambda carry: carry[2])
+        return total
 
     def evaluate(
         self,
