@@ -257,13 +257,22 @@ def generation_flops(spec, population: int) -> float:
     return float(individuals * inputs * h * (7 * spi + 2 * network.n_in + 2 * network.n_out))
 
 
-def best_times(fns: list[Callable[[], object]], repeats: int, budget: float = 1.0) -> list[float]:
+def best_times(
+    fns: list[Callable[[], object]], repeats: int, budget: float = 1.0, settle: float = 0.01
+) -> list[float]:
     """Fastest call of each of ``fns``, called in turn (so a drift of the machine's speed
-    hits them alike) ``repeats`` times, or more while the round took under ``budget`` s."""
+    hits them alike) ``repeats`` times, or more while the round took under ``budget`` s.
+
+    Each call starts after ``settle`` s of sleep, not timed: a thread pool that has just
+    finished (PyTorch's OpenMP workers, XLA's) spins for a while before it sleeps, and on
+    a 2-core machine that spinning takes the cores from the next implementation (hetsnn's
+    memory L=60 generation, raced against all three peers: 0.0031-0.0035 s without the
+    pause, 0.0023-0.0027 s with it, against 0.0021-0.0024 s alone)."""
     best = [np.inf] * len(fns)
     rounds = 0
     while rounds < repeats or (rounds < 50 and sum(best) * rounds < budget):
         for i, fn in enumerate(fns):
+            time.sleep(settle)
             start = time.perf_counter()
             fn()
             best[i] = min(best[i], time.perf_counter() - start)
