@@ -120,6 +120,16 @@ class GymnaxTask:
     def to_dict(self) -> dict:
         return {"name": self.name, **asdict(self)}
 
+    def _episode_start(self, key: jax.Array, episode: jax.Array):
+        """``(env, env_params, obs, env_state, step_keys)`` at the start of episode number
+        ``episode``: the reset drawn from one half of ``key``, and ``step_keys
+        (steps_per_episode,)`` for gymnax's steps from the other."""
+        env, env_params = make_env(self.env_id), self.env_params()
+        key_reset, key_steps = jax.random.split(key)
+        env_state = self.reset(key_reset, episode)
+        obs = env.get_obs(env_state, env_params)
+        return env, env_params, obs, env_state, jax.random.split(key_steps, self.steps_per_episode)
+
     def _run_episode(self, network, params, key, episode, mode: str):
         """Scan one episode to its cap; ``mode`` (static) picks the actions and the
         per-step outputs (the training fitness, :meth:`episode_return`, has its own loop).
@@ -127,10 +137,7 @@ class GymnaxTask:
         * ``"sample"``: actions drawn from softmax(read-out); outputs what REINFORCE needs.
         * ``"record"``: arg-max actions; outputs inputs, read-outs, actions, rewards, alive.
         """
-        env, env_params = make_env(self.env_id), self.env_params()
-        key_reset, key_steps = jax.random.split(key)
-        env_state = self.reset(key_reset, episode)
-        obs = env.get_obs(env_state, env_params)
+        env, env_params, obs, env_state, keys = self._episode_start(key, episode)
 
         def env_step(carry, key_step):
             obs, env_state, net_state, done = carry
@@ -155,7 +162,6 @@ class GymnaxTask:
             return carry, (log_prob, reward, alive, u)
 
         carry = (obs, env_state, network.init_state(params), jnp.bool_(False))
-        keys = jax.random.split(key_steps, self.steps_per_episode)
         _, outputs = jax.lax.scan(env_step, carry, keys)
         return outputs
 
@@ -164,10 +170,7 @@ class GymnaxTask:
     ) -> jax.Array:
         """Undiscounted return of one greedy episode, a float32 scalar; the loop stops
         once every episode of the batch has ended (:mod:`hetsnn.tasks.early_exit`)."""
-        env, env_params = make_env(self.env_id), self.env_params()
-        key_reset, key_steps = jax.random.split(key)
-        env_state = self.reset(key_reset, episode)
-        keys = jax.random.split(key_steps, self.steps_per_episode)
+        env, env_params, obs, env_state, keys = self._episode_start(key, episode)
 
         def env_step(carry, t):
             obs, env_state, net_state, done, total = carry
@@ -178,7 +181,6 @@ class GymnaxTask:
             total = total + jnp.where(done, 0.0, reward)
             return obs, env_state, net_state, done | terminated | truncated, total
 
-        obs = env.get_obs(env_state, env_params)
         start = (obs, env_state, network.init_state(params), jnp.bool_(False), jnp.float32(0))
         *_, total = until_all_done(env_step, start, self.steps_per_episode, lambda c: c[3])
         return total
