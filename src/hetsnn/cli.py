@@ -56,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write TensorBoard event files to OUT/tensorboard after every point",
     )
+    run.add_argument(
+        "--together",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="train consecutive points that share a compiled program (the ablation's "
+        "subsets of one size) side by side, their seeds in one batch: yes, no, or auto "
+        "(default): yes on a GPU or TPU, no on a CPU, where the larger batch was slower",
+    )
 
     tb = commands.add_parser(
         "tb", help="write TensorBoard event files of a run directory (rewards, properties)"
@@ -158,6 +166,7 @@ def _run(args) -> None:
         strategy=strategy,
         progress=not args.quiet,
         after_point=_tensorboard if args.tensorboard else None,
+        together={"auto": None, "yes": True, "no": False}[args.together],
     )
     if args.tensorboard:
         print(f"TensorBoard: tensorboard --logdir {out / 'tensorboard'}")

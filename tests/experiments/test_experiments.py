@@ -9,7 +9,6 @@ from hetsnn.cli import main
 from hetsnn.errors import RunDirError
 from hetsnn.experiments import EXPERIMENTS, get_experiment, run_experiment
 from hetsnn.experiments.base import MANIFEST
-from hetsnn.model.genome import WEIGHTS
 from hetsnn.report.build import build_report
 from hetsnn.report.common import pooled_mean_std
 from hetsnn.train.loop import RESULT
@@ -24,7 +23,7 @@ def test_every_preset_builds_valid_points_with_matched_budgets(experiment, prese
     assert len({p.name for p in points}) == len(points)
     for x in {p.x for p in points}:
         specs = [RunSpec.from_config(p.config) for p in points if p.x == x]
-        budget = max(s.num_dims for s in specs if WEIGHTS not in s.genome.trainable)
+        budget = max(s.num_dims for s in specs if not s.genome.weights)
         for spec in specs:  # every arm within one hidden neuron of the budget (the paper's
             # MNIST weight arm, H = 42, is one above the nearest size, 41)
             step = spec.genome.per_hidden_neuron(spec.network.n_in, spec.network.n_out)

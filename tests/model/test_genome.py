@@ -107,3 +107,25 @@ def test_relative_space_scales_voltage_steps_by_the_gap():
     genome = Genome(("v_th",), "relative", gap=0.5)
     step = genome.flatten(base) + 0.1
     np.testing.assert_allclose(genome.unflatten(step, base).hidden.v_th, 0.55, rtol=1e-6)
+
+
+def test_subsets_of_one_size_share_a_layout_and_differ_only_in_rows():
+    one, other = Genome(("tau_m", "v_th")), Genome(("v_rest", "R"))
+    assert one.layout == other.layout and hash(one.layout) == hash(other.layout)
+    assert one.rows != other.rows
+    unflatten = jax.jit(one.layout.unflatten)
+    flat = one.flatten(BASE) + 0.25
+    for genome in (one, other):
+        got, want = unflatten(flat, genome.base(BASE)), genome.unflatten(flat, BASE)
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert unflatten._cache_size() == 1  # one program for both selections
+
+
+def test_flat_vector_keeps_the_alphabetical_property_order_of_old_checkpoints():
+    genome = Genome((WEIGHTS, "v_th", "tau_m", "R"))
+    hidden = BASE.hidden
+    expected = np.concatenate(
+        [hidden.resistance, hidden.tau_logit, hidden.v_th, BASE.w_in.ravel(), BASE.w_out.ravel()]
+    )
+    np.testing.assert_array_equal(genome.flatten(BASE), expected)

@@ -163,7 +163,8 @@ def test_ablation_points_cover_every_subset_at_one_budget():
 
 @pytest.fixture(scope="module")
 def cartpole_ablation(tmp_path_factory, monkeypatch_module):
-    """A two-property ablation on CartPole (three cheap compiles), reported."""
+    """A two-property ablation on CartPole (two programs: {tau_m} and {v_th} train side
+    by side in one), reported."""
     if (SHARED_DATA / "allen-cell-types").exists():
         monkeypatch_module.setenv("HETSNN_DATA_DIR", str(SHARED_DATA))
     out = tmp_path_factory.mktemp("ablation") / "run"
@@ -177,7 +178,8 @@ def cartpole_ablation(tmp_path_factory, monkeypatch_module):
         "max_steps": 50,
         "eval_episodes": 2,
     }
-    run_experiment(get_experiment("ablation"), "smoke", out, overrides=overrides, progress=False)
+    ablation = get_experiment("ablation")
+    run_experiment(ablation, "smoke", out, overrides=overrides, progress=False, together=True)
     return out, build_report(out)
 
 
@@ -201,6 +203,12 @@ def test_ablation_report_has_the_table_shapley_values_and_time_constants(cartpol
         for d in (out / "points").iterdir()
     }
     assert hidden[frozenset({"tau_m"})] == 16 and hidden[frozenset({"tau_m", "v_th"})] == 8
+    together = {s: r["timing"]["runs_per_program"] for s, r in results.items()}
+    assert together == {
+        frozenset({"tau_m"}): 2,
+        frozenset({"v_th"}): 2,
+        frozenset({"tau_m", "v_th"}): 1,
+    }
     assert "| tau_m | v_th | cartpole |" in table
     assert "| ✓ |  |" in table and "| ✓ | ✓ |" in table
 

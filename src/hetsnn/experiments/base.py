@@ -2,8 +2,9 @@
 
 An experiment module only declares presets (frozen dataclasses of settings) and how a
 preset expands into *points*: single :class:`~hetsnn.config.RunConfig` runs, each placed on
-a curve (``arm``) at a position (``x``). Every point is trained by :func:`hetsnn.train.loop.train`
-in ``RUN_DIR/points/<name>``; ``RUN_DIR/experiment.json`` records what was asked.
+a curve (``arm``) at a position (``x``). Every point is trained by the run loop
+(:func:`hetsnn.train.loop.train_together`, points that share a compiled program side by
+side) in ``RUN_DIR/points/<name>``; ``RUN_DIR/experiment.json`` records what was asked.
 """
 
 import dataclasses
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jax
 from tqdm.auto import tqdm
 
 from hetsnn import storage
@@ -20,7 +22,7 @@ from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.model.genome import PROPERTIES, WEIGHTS, hidden_size_for_budget
 from hetsnn.provenance import provenance
 from hetsnn.train.jobs import Job, run_jobs
-from hetsnn.train.loop import train
+from hetsnn.train.loop import shares_program, train_together
 
 MANIFEST = "experiment.json"
 
@@ -211,11 +213,21 @@ def run_experiment(
     strategy: dict | None = None,
     progress: bool = True,
     after_point: Callable[[Path], None] | None = None,
+    together: bool | None = None,
 ) -> Path:
     """Train every point of ``experiment`` at ``preset`` into ``out``; return ``out``.
 
-    ``after_point(out)`` is called after each point of the shared run loop finishes (the
-    CLI's ``--tensorboard`` rewrites the event files there).
+    ``after_point(out)`` is called after each point (or group of points trained together)
+    of the shared run loop finishes (the CLI's ``--tensorboard`` rewrites the event files
+    there).
+
+    With ``together``, consecutive points that share one compiled program (the ablation's
+    subsets of one size) train side by side in it (:func:`program_groups`); without, one
+    after another (they still share its compilation). None (the default) chooses together
+    on an accelerator, which a single point's batch leaves mostly idle, and one after
+    another on a CPU, where the larger batch was slower (docs/cost.md). The numbers agree
+    up to floating-point rounding of the other batch size, which chaotic dynamics (Brax)
+    can amplify over generations, as on another device.
 
     ``overrides`` change the preset's settings (seeds, generations); ``strategy`` changes
     the evolution strategy of every ES point (see :func:`with_strategy`). Both are recorded
@@ -269,9 +281,32 @@ def run_experiment(
             raise RunDirError(str(error)) from None
         return out
 
-    bar = tqdm(points, desc=f"{experiment.name}/{preset}", unit="run", disable=not progress)
-    for point in bar:
-        train(point.config, out / "points" / point.name, progress=progress, description=point.name)
-        if after_point is not None:
-            after_point(out)
+    bar = tqdm(
+        total=len(points), desc=f"{experiment.name}/{preset}", unit="run", disable=not progress
+    )
+    with bar:
+        if together is None:
+            together = jax.default_backend() != "cpu"
+        for group in program_groups(points) if together else [[p] for p in points]:
+            train_together(
+                [point.config for point in group],
+                [out / "points" / point.name for point in group],
+                progress=progress,
+                description=group[0].name + (f" +{len(group) - 1}" if len(group) > 1 else ""),
+            )
+            bar.update(len(group))
+            if after_point is not None:
+                after_point(out)
     return out
+
+
+def program_groups(points: list[Point]) -> list[list[Point]]:
+    """``points`` in order, consecutive points that share one compiled program
+    (:func:`hetsnn.train.loop.shares_program`) grouped, to be trained side by side."""
+    groups: list[list[Point]] = []
+    for point in points:
+        if groups and shares_program(groups[-1][0].config, point.config):
+            groups[-1].append(point)
+        else:
+            groups.append([point])
+    return groups

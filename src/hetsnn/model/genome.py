@@ -1,21 +1,39 @@
 """Which numbers of a network are trained, and the flat vector an optimiser sees.
 
-A genome is a selection of leaves of :class:`~hetsnn.model.networks.NetworkParams`: either the
-``"weights"`` (both weight matrices), or any non-empty subset of the four per-neuron
-properties of the hidden layer. Everything not selected stays at the value it has in the
-*base* parameters (the fixed random weights, or the homogeneous defaults).
+A genome is a selection of leaves of :class:`~hetsnn.model.networks.NetworkParams`: the
+``"weights"`` (both weight matrices), any non-empty subset of the four per-neuron
+properties of the hidden layer, or both. Everything not selected stays at the value it has
+in the *base* parameters (the fixed random weights, or the homogeneous defaults).
+
+A selection has a static half and a data half:
+
+* :class:`GenomeLayout` (static): whether the weights are in it, *how many* properties, and
+  the search space. It fixes the flat vector's length, so it is what a compiled program
+  depends on.
+* *which* properties fill the property slots: ``rows``, indices into ``PROPERTIES``,
+  carried as an array next to the base parameters in a :class:`GenomeBase`. Runs that train
+  different properties of the same number (the ablation's subsets of one size) therefore
+  share one compiled program.
+
+:class:`Genome` names a selection, as a config does, and gives both halves.
+
+The flat vector holds the selected properties in alphabetical order of their names
+(``R, tau_m, v_rest, v_th``), ``n_hidden`` entries each, then ``w_in`` and ``w_out``
+raveled: the order earlier versions got from ``ravel_pytree`` of a dict, kept so that a
+checkpoint's search centre keeps its meaning.
 """
 
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
-from jax.flatten_util import ravel_pytree
+from flax import struct
 
 from hetsnn.errors import ConfigError
 from hetsnn.model.networks import FeedforwardSNN, NetworkParams
+from hetsnn.model.neurons import NeuronParams
 
-PROPERTIES = ("tau_m", "v_th", "v_rest", "R")
+PROPERTIES = ("tau_m", "v_th", "v_rest", "R")  # rows 0-3 of a property stack
 WEIGHTS = "weights"
 # How the optimiser's coordinates map to the properties (tau_m is always its logit):
 # "direct": the values themselves; "relative": v_th and v_rest in units of the default
@@ -23,8 +41,8 @@ WEIGHTS = "weights"
 # default is 1) and of the decay (a logit step); "log": R = exp(c) and
 # v_th = v_rest + exp(c), so R and the threshold gap stay positive.
 SEARCH_SPACES = ("direct", "relative", "log")
-# Genome name -> field of NeuronParams; tau_m is searched in its logit space.
-_PROPERTY_FIELDS = {"tau_m": "tau_logit", "v_th": "v_th", "v_rest": "v_rest", "R": "resistance"}
+_FLAT_ORDER = ("R", "tau_m", "v_rest", "v_th")  # order of the properties in the flat vector
+_TAU, _V_TH, _V_REST, _R = range(len(PROPERTIES))
 
 
 def canonical_trainable(trainable) -> tuple[str, ...]:
@@ -42,15 +60,107 @@ def canonical_trainable(trainable) -> tuple[str, ...]:
     return tuple(name for name in (WEIGHTS, *PROPERTIES) if name in chosen)
 
 
+@struct.dataclass
+class GenomeBase:
+    """What a flat genome is written onto.
+
+    Attributes:
+        params: the fixed network parameters (random weights, untrained properties).
+        rows: ``(n_properties,)`` int32, the ``PROPERTIES`` index of each property slot of
+            the flat vector, in its order.
+    """
+
+    params: NetworkParams
+    rows: jax.Array
+
+
+def _stack(hidden: NeuronParams) -> jax.Array:
+    """The four properties as rows ``(4, n_hidden)``, in ``PROPERTIES`` order."""
+    return jnp.stack([hidden.tau_logit, hidden.v_th, hidden.v_rest, hidden.resistance])
+
+
+@dataclass(frozen=True)
+class GenomeLayout:
+    """The static half of a genome: what fixes the flat vector's length and meaning.
+
+    Attributes:
+        weights: both weight matrices are in the genome (after the properties).
+        n_properties: number of per-neuron property slots, 0-4.
+        space: one of ``SEARCH_SPACES``: how the flat vector's coordinates map to the
+            properties (weights are always direct).
+        gap: the default threshold gap ``v_th - v_rest``, the unit of the "relative" space.
+    """
+
+    weights: bool
+    n_properties: int
+    space: str = "direct"
+    gap: float = 0.5
+
+    def _coordinates(self, values: jax.Array) -> jax.Array:
+        """Property values ``(4, H)`` -> the optimiser's coordinates (``SEARCH_SPACES``)."""
+        tau, v_th, v_rest, resistance = values
+        if self.space == "relative":
+            v_th, v_rest = v_th / self.gap, v_rest / self.gap
+        elif self.space == "log":
+            v_th, resistance = jnp.log(v_th - v_rest), jnp.log(resistance)
+        return jnp.stack([tau, v_th, v_rest, resistance])
+
+    def _values(self, coords: jax.Array) -> jax.Array:
+        """The inverse of :meth:`_coordinates`."""
+        tau, v_th, v_rest, resistance = coords
+        if self.space == "relative":
+            v_th, v_rest = v_th * self.gap, v_rest * self.gap
+        elif self.space == "log":
+            v_th, resistance = v_rest + jnp.exp(v_th), jnp.exp(resistance)
+        return jnp.stack([tau, v_th, v_rest, resistance])
+
+    def flatten(self, base: GenomeBase) -> jax.Array:
+        """The selected leaves of ``base.params``, in search coordinates, ``(size,)``."""
+        params, parts = base.params, []
+        if self.n_properties:
+            coords = self._coordinates(_stack(params.hidden))
+            parts.append(coords[base.rows].reshape(-1))
+        if self.weights:
+            parts += [params.w_in.reshape(-1), params.w_out.reshape(-1)]
+        return jnp.concatenate(parts)
+
+    def unflatten(self, flat: jax.Array, base: GenomeBase) -> NetworkParams:
+        """``base.params`` with its selected leaves replaced by the entries of ``flat``."""
+        params = base.params
+        used = 0
+        if self.n_properties:
+            fixed = _stack(params.hidden)
+            used = self.n_properties * fixed.shape[-1]
+            chosen = flat[:used].reshape(self.n_properties, -1)
+            coords = self._coordinates(fixed).at[base.rows].set(chosen)
+            trained = jnp.zeros(len(PROPERTIES), bool).at[base.rows].set(True)
+            # untrained rows keep their exact values, not a round trip through coordinates
+            values = jnp.where(trained[:, None], self._values(coords), fixed)
+            params = params.replace(hidden=NeuronParams(*values))
+        if self.weights:
+            n_in_hidden = params.w_in.size
+            w_in = flat[used : used + n_in_hidden].reshape(params.w_in.shape)
+            w_out = flat[used + n_in_hidden :].reshape(params.w_out.shape)
+            params = params.replace(w_in=w_in, w_out=w_out)
+        return params
+
+    def size(self, network: FeedforwardSNN) -> int:
+        """Number of trainable parameters for ``network``'s layer sizes."""
+        return network.n_hidden * self.per_hidden_neuron(network.n_in, network.n_out)
+
+    def per_hidden_neuron(self, n_in: int, n_out: int) -> int:
+        """Trainable parameters added by one more hidden neuron."""
+        return (n_in + n_out if self.weights else 0) + self.n_properties
+
+
 @dataclass(frozen=True)
 class Genome:
-    """Maps between full network parameters and the optimiser's flat vector.
+    """A named selection: its :attr:`layout` (static) and its :attr:`rows` (data).
 
     Attributes:
         trainable: canonical tuple of selected leaves, e.g. ``("weights",)`` or
             ``("tau_m", "v_th", "v_rest", "R")``.
-        space: one of ``SEARCH_SPACES``: how the flat vector's coordinates map to the
-            properties (weights are always direct).
+        space: one of ``SEARCH_SPACES``.
         gap: the default threshold gap ``v_th - v_rest``, the unit of the "relative" space.
     """
 
@@ -67,68 +177,31 @@ class Genome:
     def properties(self) -> tuple[str, ...]:
         return tuple(name for name in self.trainable if name in PROPERTIES)
 
-    def select(self, params: NetworkParams) -> dict[str, jax.Array]:
-        """The trainable leaves, by genome name."""
-        leaves = {}
-        if WEIGHTS in self.trainable:
-            leaves["w_in"], leaves["w_out"] = params.w_in, params.w_out
-        for name in self.properties:
-            leaves[name] = getattr(params.hidden, _PROPERTY_FIELDS[name])
-        return leaves
+    @property
+    def layout(self) -> GenomeLayout:
+        return GenomeLayout(WEIGHTS in self.trainable, len(self.properties), self.space, self.gap)
 
-    def _to_coordinates(self, leaves: dict, hidden) -> dict:
-        """Property values -> the optimiser's coordinates (see ``SEARCH_SPACES``)."""
-        coords = dict(leaves)
-        if self.space == "relative":
-            for name in ("v_th", "v_rest"):
-                if name in coords:
-                    coords[name] = coords[name] / self.gap
-        elif self.space == "log":
-            if "R" in coords:
-                coords["R"] = jnp.log(coords["R"])
-            if "v_th" in coords:
-                coords["v_th"] = jnp.log(coords["v_th"] - leaves.get("v_rest", hidden.v_rest))
-        return coords
+    @property
+    def rows(self) -> tuple[int, ...]:
+        """The ``PROPERTIES`` index of each property slot, in flat-vector order."""
+        return tuple(PROPERTIES.index(name) for name in _FLAT_ORDER if name in self.trainable)
 
-    def _to_values(self, coords: dict, hidden) -> dict:
-        """The inverse of :meth:`_to_coordinates`, ``hidden`` the base's fixed properties."""
-        leaves = dict(coords)
-        if self.space == "relative":
-            for name in ("v_th", "v_rest"):
-                if name in leaves:
-                    leaves[name] = leaves[name] * self.gap
-        elif self.space == "log":
-            if "R" in leaves:
-                leaves["R"] = jnp.exp(coords["R"])
-            if "v_th" in leaves:
-                v_rest = leaves.get("v_rest", hidden.v_rest)
-                leaves["v_th"] = v_rest + jnp.exp(coords["v_th"])
-        return leaves
+    def base(self, params: NetworkParams) -> GenomeBase:
+        return GenomeBase(params, jnp.asarray(self.rows, jnp.int32))
 
     def flatten(self, params: NetworkParams) -> jax.Array:
         """Trainable leaves, in the search space's coordinates, as one vector ``(size,)``."""
-        return ravel_pytree(self._to_coordinates(self.select(params), params.hidden))[0]
+        return self.layout.flatten(self.base(params))
 
     def unflatten(self, flat: jax.Array, base: NetworkParams) -> NetworkParams:
         """``base`` with its trainable leaves replaced by the entries of ``flat: (size,)``."""
-        coords = ravel_pytree(self.select(base))[1](flat)
-        leaves = self._to_values(coords, base.hidden)
-        hidden = base.hidden.replace(
-            **{_PROPERTY_FIELDS[name]: leaves[name] for name in self.properties}
-        )
-        params = base.replace(hidden=hidden)
-        if WEIGHTS in self.trainable:
-            params = params.replace(w_in=leaves["w_in"], w_out=leaves["w_out"])
-        return params
+        return self.layout.unflatten(flat, self.base(base))
 
     def size(self, network: FeedforwardSNN) -> int:
-        """Number of trainable parameters for ``network``'s layer sizes."""
-        return network.n_hidden * self.per_hidden_neuron(network.n_in, network.n_out)
+        return self.layout.size(network)
 
     def per_hidden_neuron(self, n_in: int, n_out: int) -> int:
-        """Trainable parameters added by one more hidden neuron."""
-        weights = (n_in + n_out) if WEIGHTS in self.trainable else 0
-        return weights + len(self.properties)
+        return self.layout.per_hidden_neuron(n_in, n_out)
 
 
 def hidden_size_for_budget(trainable, budget: int, n_in: int, n_out: int) -> int:

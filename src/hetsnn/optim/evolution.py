@@ -16,7 +16,7 @@ from flax import struct
 
 from hetsnn.config import StrategyConfig
 from hetsnn.model import neurons
-from hetsnn.model.networks import NetworkParams
+from hetsnn.model.genome import GenomeBase
 from hetsnn.optim.es import Maximiser, make_maximiser
 from hetsnn.optim.trainer import Problem, Trainer
 from hetsnn.sharding import shard_population
@@ -28,13 +28,14 @@ class SeedState:
 
     Attributes:
         search: the evosax search state (centre, std, optimiser state...).
-        base: fixed network parameters (random weights and untrained properties).
+        base: fixed network parameters (random weights and untrained properties) and
+            which properties the genome holds.
         key: PRNG key for the next generation.
         generation: generations completed, int32 scalar.
     """
 
     search: Any
-    base: NetworkParams
+    base: GenomeBase
     key: jax.Array
     generation: jax.Array
 
@@ -63,10 +64,13 @@ def training_episodes_per_generation(spec: Problem) -> int:
     return spec.optimiser.population * spec.task.episodes
 
 
-def init_seed(spec: Problem, hidden: neurons.NeuronParams, key: jax.Array) -> SeedState:
-    """Random fixed network around ``hidden``, search centred on its genome."""
+def init_seed(
+    spec: Problem, hidden: neurons.NeuronParams, rows: jax.Array, key: jax.Array
+) -> SeedState:
+    """Random fixed network around ``hidden``, search centred on its genome (property
+    slots ``rows``)."""
     key_net, key_search, key_run = jax.random.split(key, 3)
-    base = spec.network.init(key_net, hidden)
+    base = GenomeBase(spec.network.init(key_net, hidden), rows)
     search = maximiser(spec).init(key_search, spec.genome.flatten(base))
     return SeedState(search=search, base=base, key=key_run, generation=jnp.int32(0))
 

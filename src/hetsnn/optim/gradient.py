@@ -30,7 +30,7 @@ from flax import struct
 
 from hetsnn.config import GradientConfig
 from hetsnn.model import neurons
-from hetsnn.model.networks import NetworkParams
+from hetsnn.model.genome import GenomeBase
 from hetsnn.optim.es import concrete
 from hetsnn.optim.trainer import Problem, Trainer
 
@@ -60,14 +60,15 @@ class GradState:
     Attributes:
         flat: trained parameters ``(num_dims,)``.
         opt_state: the optax state.
-        base: fixed network parameters (random weights and untrained properties).
+        base: fixed network parameters (random weights and untrained properties) and
+            which properties the genome holds.
         key: PRNG key for the next update.
         generation: updates completed, int32 scalar.
     """
 
     flat: jax.Array
     opt_state: Any
-    base: NetworkParams
+    base: GenomeBase
     key: jax.Array
     generation: jax.Array
 
@@ -90,10 +91,13 @@ def training_episodes_per_generation(spec: Problem) -> int:
     return spec.optimiser.batch
 
 
-def init_seed(spec: Problem, hidden: neurons.NeuronParams, key: jax.Array) -> GradState:
-    """Random fixed network around ``hidden``; training starts from its genome."""
+def init_seed(
+    spec: Problem, hidden: neurons.NeuronParams, rows: jax.Array, key: jax.Array
+) -> GradState:
+    """Random fixed network around ``hidden``; training starts from its genome (property
+    slots ``rows``)."""
     key_net, key_run = jax.random.split(key)
-    base = spec.network.init(key_net, hidden)
+    base = GenomeBase(spec.network.init(key_net, hidden), rows)
     flat = spec.genome.flatten(base)
     opt_state = concrete(optimiser(spec.optimiser).init(flat))
     return GradState(
@@ -121,7 +125,7 @@ def advantages(rewards: jax.Array, alive: jax.Array, gamma: float) -> jax.Array:
     return centred / (scale + 1e-8)
 
 
-def reinforce_loss(flat: jax.Array, spec: Problem, base: NetworkParams, key, data=None):
+def reinforce_loss(flat: jax.Array, spec: Problem, base: GenomeBase, key, data=None):
     """``(loss, Rollout)`` for a batch of ``optimiser.batch`` sampled episodes."""
     params = spec.genome.unflatten(flat, base)
     batch = spec.optimiser.batch
@@ -138,7 +142,7 @@ def reinforce_loss(flat: jax.Array, spec: Problem, base: NetworkParams, key, dat
     return loss, rollout
 
 
-def supervised_loss(flat: jax.Array, spec: Problem, base: NetworkParams, key, data):
+def supervised_loss(flat: jax.Array, spec: Problem, base: GenomeBase, key, data):
     """``(loss, Rollout)``: mean softmax cross-entropy of the read-out potentials (the
     logits) on ``optimiser.batch`` labelled inputs drawn from ``data``."""
     params = spec.genome.unflatten(flat, base)

@@ -12,8 +12,8 @@ from typing import Any, NamedTuple, Protocol
 
 import jax
 
-from hetsnn.model.genome import Genome
-from hetsnn.model.networks import FeedforwardSNN, NetworkParams
+from hetsnn.model.genome import GenomeBase, GenomeLayout
+from hetsnn.model.networks import FeedforwardSNN
 from hetsnn.model.neurons import NeuronParams
 
 
@@ -21,14 +21,14 @@ class Problem(Protocol):
     """What a trainer reads from a run (:class:`hetsnn.train.spec.RunSpec` is one)."""
 
     network: FeedforwardSNN
-    genome: Genome
+    genome: GenomeLayout
     task: Any  # a hetsnn.tasks Task
     optimiser: Any  # the trainer's own config (StrategyConfig, GradientConfig)
 
     @property
     def num_dims(self) -> int: ...
 
-    def fitness(self, flat: jax.Array, base: NetworkParams, key: jax.Array, data=None): ...
+    def fitness(self, flat: jax.Array, base: GenomeBase, key: jax.Array, data=None): ...
 
 
 State = Any  # a trainer's per-seed state: a pytree with fields ``base`` and ``generation``
@@ -38,8 +38,9 @@ class Trainer(NamedTuple):
     """The five functions every trainer provides.
 
     Attributes:
-        init_seed: ``(problem, hidden, key) -> state`` of one seed around the homogeneous
-            hidden layer ``hidden``.
+        init_seed: ``(problem, hidden, rows, key) -> state`` of one seed around the
+            homogeneous hidden layer ``hidden``, its genome's property slots holding the
+            properties ``rows`` (:class:`~hetsnn.model.genome.GenomeBase`).
         generation: ``(problem, state, data) -> (state, metrics)``: one ES generation or
             one gradient update of one seed; ``data`` is the task's training split or None.
         centre: ``(problem, state) -> (num_dims,)`` the seed's current solution.
@@ -49,7 +50,7 @@ class Trainer(NamedTuple):
             informs the update (the experience used).
     """
 
-    init_seed: Callable[[Problem, NeuronParams, jax.Array], State]
+    init_seed: Callable[[Problem, NeuronParams, jax.Array, jax.Array], State]
     generation: Callable[[Problem, State, Any], tuple[State, dict[str, jax.Array]]]
     centre: Callable[[Problem, State], jax.Array]
     episodes_per_generation: Callable[[Problem], int]

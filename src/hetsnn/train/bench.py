@@ -348,7 +348,7 @@ def _check_individuals(spec, states, data) -> CheckedIndividuals:
     flats = jax.random.normal(key, (4, spec.num_dims)) * 0.1 + spec.genome.flatten(base)
     ours = jax.vmap(lambda f: spec.fitness(f, base, key, data))(flats)
     genomes = jax.vmap(lambda f: bench_peers.genome_of(spec.genome.unflatten(f, base).hidden))
-    return CheckedIndividuals(base, key, genomes(flats), ours)
+    return CheckedIndividuals(base.params, key, genomes(flats), ours)
 
 
 def _torch_peers(spec, config, check, data, grid) -> tuple[dict[str, Callable], dict]:

@@ -19,8 +19,10 @@ chunk finished is kept, metrics lines past the checkpoint are dropped and recomp
 (identically, since the PRNG key is part of the checkpointed state).
 """
 
+import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,15 +135,54 @@ def train(
         on_chunk: called with the number of finished generations after every checkpoint
             (used by tests to interrupt a run).
     """
-    run_dir = Path(run_dir)
-    claim_run_dir(run_dir, config)
-    if (run_dir / RESULT).exists():  # finished: read only (a read-only copy resumes too)
-        return _read_result(run_dir)
-    try:
-        with storage.locked(run_dir, "training this run"):
-            return _train_locked(config, run_dir, progress, description, on_chunk)
-    except BlockingIOError as error:
-        raise RunDirError(str(error)) from None
+    return train_together(
+        [config], [run_dir], progress=progress, description=description, on_chunk=on_chunk
+    )[0]
+
+
+def shares_program(a: RunConfig, b: RunConfig) -> bool:
+    """True when runs ``a`` and ``b`` can train side by side in one compiled program: their
+    specs are equal (the same program) and their configs differ at most in *which*
+    properties are trained (an ablation's subsets of one size)."""
+    return (
+        RunSpec.from_config(a) == RunSpec.from_config(b) and a.replace(trainable=b.trainable) == b
+    )
+
+
+def train_together(
+    configs: list[RunConfig],
+    run_dirs: list[Path],
+    *,
+    progress: bool = True,
+    description: str = "",
+    on_chunk: Callable[[int], None] | None = None,
+) -> list[dict]:
+    """Train the runs ``configs`` (each into its ``run_dirs`` entry, as :func:`train` does)
+    with one compiled program: their seeds are stacked into one batch, so one program
+    call advances every run by a chunk. The runs must pairwise :func:`shares_program`.
+
+    Each run directory ends up as :func:`train` leaves it: its own metrics, checkpoints,
+    probes and result, computed from its own seeds' keys. Runs whose checkpoints stand at
+    different generations (an interrupted one-at-a-time run) train one after another.
+    Returns the results in the order of ``configs``.
+    """
+    run_dirs = [Path(d) for d in run_dirs]
+    if any(not shares_program(configs[0], c) for c in configs[1:]):
+        raise ValueError("train_together needs runs that share one compiled program")
+    for config, run_dir in zip(configs, run_dirs, strict=True):
+        claim_run_dir(run_dir, config)
+    # finished runs are read only (a read-only copy resumes too)
+    results = {d: _read_result(d) for d in run_dirs if (d / RESULT).exists()}
+    pending = [(c, d) for c, d in zip(configs, run_dirs, strict=True) if d not in results]
+    if pending:
+        try:
+            with contextlib.ExitStack() as stack:
+                for _, run_dir in pending:
+                    stack.enter_context(storage.locked(run_dir, "training this run"))
+                results.update(_train_locked(pending, progress, description, on_chunk))
+        except BlockingIOError as error:
+            raise RunDirError(str(error)) from None
+    return [results[d] for d in run_dirs]
 
 
 def _read_result(run_dir: Path) -> dict:
@@ -193,18 +234,51 @@ def _resume_state(config: RunConfig, run_dir: Path, states) -> tuple[Any, int]:
     return states, done
 
 
-def _train_locked(config, run_dir, progress, description, on_chunk) -> dict:
-    storage.remove_stale_temporaries(run_dir)
-    if (run_dir / RESULT).exists():  # another process finished it while we waited
-        return _read_result(run_dir)
+@dataclass
+class _Run:
+    """One run directory in training: its config, spec (its own ``rows``) and states."""
 
-    spec = RunSpec.from_config(config)
-    states = programs.init_states(spec, config.network.neuron, config.seed, config.seeds)
-    states, done = _resume_state(config, run_dir, states)
+    config: RunConfig
+    run_dir: Path
+    spec: RunSpec
+    states: Any
+
+
+def _stack_seeds(trees: list) -> Any:
+    return jax.tree.map(lambda *xs: jnp.concatenate(xs), *trees)
+
+
+def _train_locked(pending, progress, description, on_chunk) -> dict[Path, dict]:
+    results = {}
+    runs, dones = [], []
+    for config, run_dir in pending:
+        storage.remove_stale_temporaries(run_dir)
+        if (run_dir / RESULT).exists():  # another process finished it while we waited
+            results[run_dir] = _read_result(run_dir)
+            continue
+        spec = RunSpec.from_config(config)
+        states = programs.init_states(spec, config.network.neuron, config.seed, config.seeds)
+        states, done = _resume_state(config, run_dir, states)
+        runs.append(_Run(config, run_dir, spec, states))
+        dones.append(done)
+    if len(set(dones)) > 1:  # checkpoints at different generations: one after another
+        for run, done in zip(runs, dones, strict=True):
+            results.update(_train_runs([run], done, progress, description, on_chunk))
+    elif runs:
+        results.update(_train_runs(runs, dones[0], progress, description, on_chunk))
+    return results
+
+
+def _train_runs(runs: list[_Run], done: int, progress, description, on_chunk):
+    """Train ``runs`` (all at generation ``done``) to the end in one program; their results."""
+    config, spec = runs[0].config, runs[0].spec  # the program's spec is the same for all
     train_data = jax.device_put(spec.task.load_data("train"))
     test_data = jax.device_put(spec.task.load_data("test"))
-    record_probe(spec, states, test_data, config.seed, done, run_dir)
-    record_properties(config, spec, states, done, run_dir)
+    for run in runs:
+        record_probe(run.spec, run.states, test_data, config.seed, done, run.run_dir)
+        record_properties(run.config, run.spec, run.states, done, run.run_dir)
+    seeds = config.seeds * len(runs)  # every run's seeds in one batch
+    cut = [slice(i * config.seeds, (i + 1) * config.seeds) for i in range(len(runs))]
 
     compile_seconds, train_seconds, trained = 0.0, 0.0, 0
     bar = tqdm(
@@ -216,30 +290,42 @@ def _train_locked(config, run_dir, progress, description, on_chunk) -> dict:
             if trained == 0 or length != config.chunk:
                 bar.set_postfix_str("compiling (cached per spec)", refresh=True)
             start = time.perf_counter()
-            run_chunk = programs.compiled_chunk(spec, length, config.seeds)  # cached per spec
+            run_chunk = programs.compiled_chunk(spec, length, seeds)  # cached per spec
             compile_seconds += time.perf_counter() - start
             start = time.perf_counter()
-            states, metrics = jax.block_until_ready(run_chunk(states, train_data))
+            stacked = _stack_seeds([run.states for run in runs])
+            stacked, metrics = jax.block_until_ready(run_chunk(stacked, train_data))
             train_seconds += time.perf_counter() - start
-            storage.append_jsonl(run_dir / METRICS, _metric_rows(metrics, done))
-            _stop_if_diverged(metrics, done, config)
+            for run, part in zip(runs, cut, strict=True):
+                run.states = jax.tree.map(lambda x, part=part: x[part], stacked)
+                mine = {name: value[:, part] for name, value in metrics.items()}
+                storage.append_jsonl(run.run_dir / METRICS, _metric_rows(mine, done))
+                _stop_if_diverged(mine, done, run.config)
             done += length
             trained += length
-            storage.save_pytree(
-                run_dir / CHECKPOINT, states, generation=done, config=config_fingerprint(config)
-            )
-            record_probe(spec, states, test_data, config.seed, done, run_dir)
-            record_properties(config, spec, states, done, run_dir)
+            for run in runs:
+                storage.save_pytree(
+                    run.run_dir / CHECKPOINT,
+                    run.states,
+                    generation=done,
+                    config=config_fingerprint(run.config),
+                )
+                record_probe(run.spec, run.states, test_data, config.seed, done, run.run_dir)
+                record_properties(run.config, run.spec, run.states, done, run.run_dir)
             bar.update(length)
             bar.set_postfix(centre=f"{float(np.mean(metrics['centre_reward'][-1])):.3g}")
             if on_chunk is not None:
                 on_chunk(done)
 
-    result = _final_result(
-        config, spec, states, test_data, run_dir, compile_seconds, train_seconds, trained
-    )
-    storage.write_json(run_dir / RESULT, result)
-    return result
+    results = {}
+    for run in runs:
+        result = _final_result(
+            run.config, run.spec, run.states, test_data, run.run_dir,
+            compile_seconds, train_seconds, trained, len(runs),
+        )  # fmt: skip
+        storage.write_json(run.run_dir / RESULT, result)
+        results[run.run_dir] = result
+    return results
 
 
 def property_summaries(config: RunConfig, params: NetworkParams) -> dict:
@@ -283,9 +369,12 @@ def record_probe(spec: RunSpec, states, data, seed: int, generation: int, run_di
 
 
 def _final_result(
-    config, spec, states, test_data, run_dir, compile_seconds, train_seconds, trained
+    config, spec, states, test_data, run_dir, compile_seconds, train_seconds, trained, together
 ) -> dict:
+    """The result of one run; ``together`` runs shared its program, and each is timed with
+    an equal share of the program's training time."""
     seeds = config.seeds
+    train_seconds = train_seconds / together
 
     def score(states):
         return programs.evaluate_centres(spec, states, test_data, config.eval_episodes, config.seed)
@@ -313,6 +402,7 @@ def _final_result(
             "seconds_per_generation": train_seconds / trained if trained else None,
             "env_steps_per_generation": steps,
             "env_steps_per_second": steps * trained / train_seconds if train_seconds else None,
+            "runs_per_program": together,
             "backend": jax.default_backend(),
             "devices": jax.device_count(),
         },

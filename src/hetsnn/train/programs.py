@@ -22,19 +22,22 @@ _PROBE_STREAM = 0x9B0E  # fold-in constant for the probes' random choices
 
 
 @functools.partial(jax.jit, static_argnames=("spec",))
-def _init_states(spec: RunSpec, hidden: neurons.NeuronParams, keys: jax.Array):
-    return jax.vmap(spec.trainer.init_seed, in_axes=(None, None, 0))(spec, hidden, keys)
+def _init_states(spec: RunSpec, hidden: neurons.NeuronParams, rows: jax.Array, keys: jax.Array):
+    return jax.vmap(spec.trainer.init_seed, in_axes=(None, None, None, 0))(spec, hidden, rows, keys)
 
 
 def init_states(spec: RunSpec, neuron: NeuronConfig, seed: int, seeds: int):
     """States of all seeds, every leaf with a leading ``(seeds,)`` axis.
 
     Seed ``s`` uses ``fold_in(key(seed), s)``. The init program does not depend on the
-    task, so every task and every tau_m shares it.
+    task, so every task and every tau_m shares it; ``spec.rows`` (which properties the
+    genome holds) enters here as data, into every seed's ``base``, and every later program
+    reads it from there.
     """
     keys = seed_keys(jax.random.key(seed), seeds)
     hidden = neuron.homogeneous(spec.network.n_hidden)
-    return _init_states(dataclasses.replace(spec, task=None), hidden, keys)
+    rows = jnp.asarray(spec.rows, jnp.int32)
+    return _init_states(dataclasses.replace(spec, task=None), hidden, rows, keys)
 
 
 def seed_keys(root: jax.Array, seeds: int) -> jax.Array:

@@ -1,29 +1,37 @@
 """The static structure of a run: what fixes shapes and compiled programs.
 
-What fixes a compiled program (layer sizes, genome, task, optimiser settings) is the
+What fixes a compiled program (layer sizes, genome layout, task, optimiser settings) is the
 hashable :class:`RunSpec`; numbers that vary between runs of one experiment (homogeneous
-tau_m, random weights, keys) are data.
+tau_m, random weights, keys, and which properties fill the genome's property slots) are
+data.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 
 from hetsnn.config import Optimiser, RunConfig
-from hetsnn.model.genome import Genome
-from hetsnn.model.networks import FeedforwardSNN, NetworkParams
+from hetsnn.model.genome import Genome, GenomeBase, GenomeLayout
+from hetsnn.model.networks import FeedforwardSNN
 from hetsnn.optim import Trainer, trainer_for
 from hetsnn.tasks import Task
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """Static structure of a run: everything that fixes shapes and the compiled program."""
+    """Static structure of a run: everything that fixes shapes and the compiled program.
+
+    ``rows`` (which properties the genome's slots hold, :attr:`Genome.rows`) is left out of
+    equality and hash: it is the data :func:`hetsnn.train.programs.init_states` puts into
+    each seed's :class:`~hetsnn.model.genome.GenomeBase`, and no compiled program reads it
+    from the spec, so specs that differ only in it share their programs.
+    """
 
     network: FeedforwardSNN
-    genome: Genome
+    genome: GenomeLayout
     task: Task | None
     optimiser: Optimiser
+    rows: tuple[int, ...] = field(default=(), compare=False)
 
     @classmethod
     def from_config(cls, config: RunConfig) -> "RunSpec":
@@ -33,7 +41,7 @@ class RunSpec:
         )
         neuron = net.neuron
         genome = Genome(config.trainable, config.search_space, neuron.v_th - neuron.v_rest)
-        return cls(network, genome, task, config.optimiser)
+        return cls(network, genome.layout, task, config.optimiser, rows=genome.rows)
 
     @property
     def num_dims(self) -> int:
@@ -44,6 +52,6 @@ class RunSpec:
         """The trainer of this spec's optimiser (:data:`hetsnn.optim.TRAINERS`)."""
         return trainer_for(self.optimiser)
 
-    def fitness(self, flat: jax.Array, base: NetworkParams, key: jax.Array, data=None):
-        """The task's fitness of the genome ``flat: (num_dims,)`` on top of ``base``."""
+    def fitness(self, flat: jax.Array, base: GenomeBase, key: jax.Array, data=None):
+        """The task's fitness of the genome ``flat: (num_dims,)`` written onto ``base``."""
         return self.task.evaluate(self.network, self.genome.unflatten(flat, base), key, data)
