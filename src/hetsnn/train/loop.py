@@ -17,6 +17,12 @@ A run directory holds::
 After an interruption the run continues from ``checkpoint.npz``: every generation whose
 chunk finished is kept, metrics lines past the checkpoint are dropped and recomputed
 (identically, since the PRNG key is part of the checkpointed state).
+
+Runs that share one compiled program (:func:`shares_program`: the same spec, different
+trained properties) can train side by side (:func:`train_together`): their seeds go through
+the program as one batch, and each run directory is written as if it had trained alone.
+A checkpoint holds the seeds' ``GenomeBase`` (fixed parameters and which properties the
+genome holds), so a checkpoint written before that was added does not load.
 """
 
 import contextlib
