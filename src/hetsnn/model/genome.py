@@ -42,7 +42,6 @@ WEIGHTS = "weights"
 # v_th = v_rest + exp(c), so R and the threshold gap stay positive.
 SEARCH_SPACES = ("direct", "relative", "log")
 _FLAT_ORDER = ("R", "tau_m", "v_rest", "v_th")  # order of the properties in the flat vector
-_TAU, _V_TH, _V_REST, _R = range(len(PROPERTIES))
 
 
 def canonical_trainable(trainable) -> tuple[str, ...]:

@@ -251,7 +251,23 @@ class _Run:
 
 
 def _stack_seeds(trees: list) -> Any:
+    """One tree holding every tree's seeds in order (the tree itself when it is alone)."""
+    if len(trees) == 1:
+        return trees[0]
     return jax.tree.map(lambda *xs: jnp.concatenate(xs), *trees)
+
+
+def _split_seeds(tree: Any, count: int, axis: int = 0) -> list:
+    """The inverse of :func:`_stack_seeds`: ``count`` equal parts of the seed ``axis``."""
+    if count == 1:
+        return [tree]
+    size = jax.tree.leaves(tree)[0].shape[axis] // count
+    return [
+        jax.tree.map(
+            lambda x, i=i: x[(slice(None),) * axis + (slice(i * size, (i + 1) * size),)], tree
+        )
+        for i in range(count)
+    ]
 
 
 def _train_locked(pending, progress, description, on_chunk) -> dict[Path, dict]:
@@ -284,7 +300,6 @@ def _train_runs(runs: list[_Run], done: int, progress, description, on_chunk):
         record_probe(run.spec, run.states, test_data, config.seed, done, run.run_dir)
         record_properties(run.config, run.spec, run.states, done, run.run_dir)
     seeds = config.seeds * len(runs)  # every run's seeds in one batch
-    cut = [slice(i * config.seeds, (i + 1) * config.seeds) for i in range(len(runs))]
 
     compile_seconds, train_seconds, trained = 0.0, 0.0, 0
     bar = tqdm(
@@ -302,9 +317,10 @@ def _train_runs(runs: list[_Run], done: int, progress, description, on_chunk):
             stacked = _stack_seeds([run.states for run in runs])
             stacked, metrics = jax.block_until_ready(run_chunk(stacked, train_data))
             train_seconds += time.perf_counter() - start
-            for run, part in zip(runs, cut, strict=True):
-                run.states = jax.tree.map(lambda x, part=part: x[part], stacked)
-                mine = {name: value[:, part] for name, value in metrics.items()}
+            states = _split_seeds(stacked, len(runs))
+            run_metrics = _split_seeds(metrics, len(runs), axis=1)
+            for run, run_states, mine in zip(runs, states, run_metrics, strict=True):
+                run.states = run_states
                 storage.append_jsonl(run.run_dir / METRICS, _metric_rows(mine, done))
                 _stop_if_diverged(mine, done, run.config)
             done += length
