@@ -12,7 +12,7 @@ LAYERS = (
     ("errors", "validate", "storage", "sharding", "allocator", "provenance", "data", "analysis"),
     ("model",),
     ("tasks",),
-    ("config",),
+    ("config", "rundir"),
     ("optim",),
     ("train",),
     ("studies",),

@@ -1,4 +1,7 @@
-"""Command line: ``hetsnn list | run | report | probe | export-nir | verify-nir | tb | bench``."""
+"""Command line: ``hetsnn list | run | report | probe | export-nir | verify-nir | tb | bench``.
+
+One parser builder per group of commands; each command's handler (``set_defaults``)
+imports what it needs when it runs, so parsing and usage errors import no JAX."""
 
 import argparse
 import os
@@ -8,6 +11,9 @@ from pathlib import Path
 from hetsnn.data.images import DATA_DIR_ENV, DataNotFound
 from hetsnn.errors import ConfigError, RunDirError, TrainingDiverged
 
+# the registry's names, written out so that parsing the command line imports no JAX
+# (tests/model/test_neuron_models.py checks them against the registry)
+NEURON_CHOICES = ("lif", "alif", "bipolar")
 DATA_DIR_HELP = (
     "folder with mnist/, fashion-mnist/ (IDX files) and allen-cell-types/ (sets "
     "HETSNN_DATA_DIR; default: the environment variable, else the cache, else a download)"
@@ -21,16 +27,9 @@ def _use_data_dir(data_dir: Path | None) -> None:
         os.environ[DATA_DIR_ENV] = str(data_dir.resolve())
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="hetsnn", description="Neuronal heterogeneity in spiking neural networks."
-    )
-    parser.add_argument("--version", action="store_true", help="print versions and exit")
-    commands = parser.add_subparsers(dest="command")
-
-    commands.add_parser("list", help="list experiments and their presets")
-
+def _add_run(commands) -> None:
     run = commands.add_parser("run", help="run an experiment")
+    run.set_defaults(handler=_run)
     run.add_argument("experiment", help="experiment name (see `hetsnn list`)")
     run.add_argument("--preset", default="small", help="smoke | small | paper (default: small)")
     run.add_argument("--out", type=Path, help="run directory (default: runs/EXPERIMENT-PRESET)")
@@ -47,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         help="centre learning rate of every ES arm (default 0.15; Adam wants about 0.01); "
         "ClipUp's velocity cap follows as 2 x lr",
+    )
+    run.add_argument(
+        "--neuron",
+        choices=NEURON_CHOICES,
+        help="neuron model of every point's hidden layer (default: lif): the Neuron arms "
+        "train its LIF properties, its others stay at their defaults (docs/neurons.md)",
     )
     run.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     run.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -65,12 +70,17 @@ def _parser() -> argparse.ArgumentParser:
         "(default): yes on a GPU or TPU, no on a CPU, where the larger batch was slower",
     )
 
+
+def _add_readers(commands) -> None:
+    """The commands that read a run directory: tb, report, probe."""
     tb = commands.add_parser(
         "tb", help="write TensorBoard event files of a run directory (rewards, properties)"
     )
+    tb.set_defaults(handler=_tb)
     tb.add_argument("run_dir", type=Path)
 
     report = commands.add_parser("report", help="build tables and figures from a run directory")
+    report.set_defaults(handler=_report)
     report.add_argument("run_dir", type=Path)
     report.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
@@ -79,14 +89,18 @@ def _parser() -> argparse.ArgumentParser:
         help="heterogeneity controls: re-score trained centres after homogenising, "
         "permuting, resampling, quantising or resetting each neuron property",
     )
+    probe.set_defaults(handler=_probe)
     probe.add_argument("run_dir", type=Path)
     probe.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
+
+def _add_nir(commands) -> None:
     export = commands.add_parser(
         "export-nir",
         help="write trained networks as NIR graphs (needs nir: pip install -e '.[nir]'), "
         "verify them and report what each known importer keeps",
     )
+    export.set_defaults(handler=_export_nir)
     export.add_argument("run_dir", type=Path)
     export.add_argument(
         "--point", help="point of the experiment (default: the first finished, by name)"
@@ -113,9 +127,13 @@ def _parser() -> argparse.ArgumentParser:
         help="re-simulate an exported NIR file with the reference interpreter and count the "
         "spikes that differ from hetsnn's (exit 1 if any differ in float64)",
     )
+    verify.set_defaults(handler=_verify_nir)
     verify.add_argument("file", type=Path)
 
+
+def _add_bench(commands) -> None:
     bench = commands.add_parser("bench", help="measure throughput against reference code")
+    bench.set_defaults(handler=_bench)
     bench.add_argument("--preset", default="small", help="smoke | small | full (default: small)")
     bench.add_argument("--out", type=Path, help="folder for bench.json and bench.md "
                        "(default: runs/bench-PRESET)")  # fmt: skip
@@ -131,15 +149,33 @@ def _parser() -> argparse.ArgumentParser:
         choices=("float32", "bfloat16"),
         help="membrane-state dtype of hetsnn's networks (default: float32)",
     )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hetsnn", description="Neuronal heterogeneity in spiking neural networks."
+    )
+    parser.add_argument("--version", action="store_true", help="print versions and exit")
+    commands = parser.add_subparsers(dest="command")
+    listing = commands.add_parser("list", help="list experiments, presets and neuron models")
+    listing.set_defaults(handler=_list)
+    _add_run(commands)
+    _add_readers(commands)
+    _add_nir(commands)
+    _add_bench(commands)
     return parser
 
 
-def _list() -> None:
+def _list(args) -> None:
     from hetsnn.experiments import EXPERIMENTS
+    from hetsnn.model.neuron_models import NEURON_MODELS
 
     for name, experiment in EXPERIMENTS.items():
         print(f"{name:10s} {experiment.summary}")
         print(f"{'':10s} presets: {', '.join(experiment.presets)}")
+    print("\nneuron models (run --neuron NAME):")
+    for name, model in NEURON_MODELS.items():
+        print(f"{name:10s} {model.summary}")
 
 
 def _run(args) -> None:
@@ -167,12 +203,34 @@ def _run(args) -> None:
         progress=not args.quiet,
         after_point=_tensorboard if args.tensorboard else None,
         together={"auto": None, "yes": True, "no": False}[args.together],
+        neuron=args.neuron,
     )
     if args.tensorboard:
         print(f"TensorBoard: tensorboard --logdir {out / 'tensorboard'}")
     print(f"results in {out}")
     if not args.no_report:
         print(build_report(out))
+
+
+def _report(args) -> None:
+    from hetsnn.report.build import build_report
+
+    _use_data_dir(args.data_dir)
+    print(build_report(args.run_dir))
+    print(f"figures and tables in {args.run_dir / 'report'}")
+
+
+def _probe(args) -> None:
+    from hetsnn.report.controls import run_controls
+
+    _use_data_dir(args.data_dir)
+    print(run_controls(args.run_dir))
+    print(f"controls.md, controls.csv and controls.png in {args.run_dir / 'report'}")
+
+
+def _tb(args) -> None:
+    folder = _tensorboard(args.run_dir)
+    print(f"event files in {folder}: tensorboard --logdir {args.run_dir / 'tensorboard'}")
 
 
 def _tensorboard(run_dir: Path) -> Path:
@@ -254,31 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.error("a command is required (see --help)")
     try:
-        if args.command == "list":
-            _list()
-        elif args.command == "run":
-            _run(args)
-        elif args.command == "report":
-            from hetsnn.report.build import build_report
-
-            _use_data_dir(args.data_dir)
-            print(build_report(args.run_dir))
-            print(f"figures and tables in {args.run_dir / 'report'}")
-        elif args.command == "probe":
-            from hetsnn.report.controls import run_controls
-
-            _use_data_dir(args.data_dir)
-            print(run_controls(args.run_dir))
-            print(f"controls.md, controls.csv and controls.png in {args.run_dir / 'report'}")
-        elif args.command == "tb":
-            print(f"event files in {_tensorboard(args.run_dir)}: tensorboard --logdir "
-                  f"{args.run_dir / 'tensorboard'}")  # fmt: skip
-        elif args.command == "export-nir":
-            _export_nir(args)
-        elif args.command == "verify-nir":
-            return _verify_nir(args)
-        elif args.command == "bench":
-            _bench(args)
+        return args.handler(args) or 0
     except (ConfigError, RunDirError, DataNotFound, TrainingDiverged) as error:
         print(f"hetsnn: error: {error}", file=sys.stderr)
         return 2
@@ -292,7 +326,6 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    return 0
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from hetsnn.errors import ConfigError
 from hetsnn.model.genome import SEARCH_SPACES, canonical_trainable
 from hetsnn.model.networks import HiddenLayer
+from hetsnn.model.neuron_models import model_of, neuron_model
 from hetsnn.model.neurons import NeuronConfig
 from hetsnn.model.surrogates import SURROGATES
 from hetsnn.tasks import TASKS, Task, task_from_dict
@@ -43,6 +44,14 @@ MAX_STATE_FLOATS = 2**33  # population x seeds x n_hidden membrane potentials (3
 SEED_LIMIT = 2**32
 
 
+def clipup_cap(lr: float) -> float:
+    """ClipUp's velocity cap for a centre learning rate ``lr`` when none is given:
+    ``2 x lr``, the ratio EvoTorch (from the ClipUp authors) derives when only the rate is
+    given. The one place the rule lives: :class:`StrategyConfig` and the command line's
+    ``--centre-lr`` both apply it."""
+    return 2 * lr
+
+
 def _known_optimiser(name: str, kind: tuple[str, ...]) -> None:
     check(
         name in kind,
@@ -53,7 +62,9 @@ def _known_optimiser(name: str, kind: tuple[str, ...]) -> None:
 @dataclass(frozen=True, kw_only=True)
 class NetworkConfig(HiddenLayer):
     """The hidden layer's structure (:class:`~hetsnn.model.networks.HiddenLayer`) and its
-    neurons' homogeneous defaults, validated."""
+    neurons' homogeneous defaults, validated. The class of ``neuron`` picks the neuron
+    model (:class:`NeuronConfig` is LIF; :mod:`hetsnn.model.neuron_models` lists the
+    others)."""
 
     neuron: NeuronConfig = field(default_factory=NeuronConfig)
 
@@ -100,7 +111,8 @@ class StrategyConfig:
             CENTRE_OPTIMISERS; None picks the strategy's default (PGPE ClipUp, OpenAI-ES
             Adam). SNES and CMA-ES have their own update and take None only.
         lr: centre learning rate (ClipUp's step size; Adam wants about 0.01).
-        max_velocity: ClipUp's cap on the norm of the centre's step (ignored otherwise).
+        max_velocity: ClipUp's cap on the norm of the centre's step (ignored otherwise);
+            None (the default) takes :func:`clipup_cap` of ``lr``, 0.3 at the default rate.
         std_init: initial search standard deviation.
         std_lr: learning rate of the standard deviation (PGPE).
         eval_block: individuals simulated at once (None: the whole population). Smaller
@@ -115,7 +127,7 @@ class StrategyConfig:
     population: int = 256
     centre_optimiser: str | None = None
     lr: float = 0.15
-    max_velocity: float = 0.3
+    max_velocity: float | None = None
     std_init: float = 0.1
     std_lr: float = 0.1
     eval_block: int | None = None
@@ -135,6 +147,8 @@ class StrategyConfig:
             f"optimiser.centre_optimiser {self.centre_optimiser!r} is unknown: "
             f"choose one of {CENTRE_OPTIMISERS}",
         )
+        if self.max_velocity is None and isinstance(self.lr, int | float):
+            object.__setattr__(self, "max_velocity", clipup_cap(self.lr))
         positive_int(self.population, "optimiser.population", MAX_POPULATION)
         check(
             self.population % 2 == 0 and self.population >= 4,
@@ -199,7 +213,8 @@ class RunConfig:
     Attributes:
         task: the task object (its fields are its config).
         optimiser: an evolution strategy (StrategyConfig) or BPTT (GradientConfig).
-        trainable: ``("weights",)`` or a subset of ``("tau_m", "v_th", "v_rest", "R")``.
+        trainable: ``("weights",)`` or a subset of the neuron model's properties (LIF:
+            ``("tau_m", "v_th", "v_rest", "R")``), or both.
         generations: ES generations, or gradient updates.
         seeds: independent seeds trained side by side in one compiled program.
         seed: base PRNG seed; seed s of the run uses ``fold_in(key(seed), s)``.
@@ -222,9 +237,10 @@ class RunConfig:
     search_space: str = "direct"
 
     def __post_init__(self):
-        object.__setattr__(self, "trainable", canonical_trainable(self.trainable))
         instance(self.task, tuple(TASKS.values()), "task")
         instance(self.network, NetworkConfig, "network")
+        names = model_of(self.network.neuron).names
+        object.__setattr__(self, "trainable", canonical_trainable(self.trainable, names))
         instance(self.optimiser, (StrategyConfig, GradientConfig), "optimiser")
         check(
             self.search_space in SEARCH_SPACES,
@@ -269,6 +285,9 @@ class RunConfig:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["task"] = self.task.to_dict()
+        model = type(self.network.neuron).model
+        if model != "lif":  # absent for LIF, as in run directories written before models
+            data["network"]["neuron"] = {"model": model, **data["network"]["neuron"]}
         data["trainable"] = list(self.trainable)
         # a field added later is left out at its default, so run directories written
         # before it keep their config (and resume)
@@ -281,7 +300,8 @@ class RunConfig:
         data = dict(data)
         try:
             network = dict(data.pop("network", {}))
-            network["neuron"] = NeuronConfig(**network.pop("neuron", {}))
+            neuron = dict(network.pop("neuron", {}))
+            network["neuron"] = neuron_model(neuron.pop("model", "lif")).config(**neuron)
             return cls(
                 task=task_from_dict(data.pop("task")),
                 network=NetworkConfig(**network),

@@ -217,7 +217,7 @@ def test_ks_from_recorded_quantiles_matches_the_exact_statistic():
 
     from hetsnn.analysis.distributions import fit
     from hetsnn.report.trajectories import ks_to_reference
-    from hetsnn.train.loop import QUANTILES
+    from hetsnn.rundir import QUANTILES
 
     rng = np.random.default_rng(1)
     reference = fit(rng.gamma(13.0, 1.6, size=400), "gamma")

@@ -11,7 +11,7 @@ from hetsnn.experiments import EXPERIMENTS, get_experiment, run_experiment
 from hetsnn.experiments.base import MANIFEST
 from hetsnn.report.build import build_report
 from hetsnn.report.common import pooled_mean_std
-from hetsnn.train.loop import RESULT
+from hetsnn.rundir import RESULT
 from hetsnn.train.spec import RunSpec
 
 PRESET_CASES = [(e, p) for e in EXPERIMENTS for p in EXPERIMENTS[e].presets]
@@ -235,7 +235,7 @@ def test_controls_leave_a_homogeneous_layer_unchanged(memory_smoke_run, tmp_path
     import shutil
 
     from hetsnn.report.controls import point_controls
-    from hetsnn.train.loop import CENTRES
+    from hetsnn.rundir import CENTRES
 
     folder = tmp_path / "neuron-L4"
     shutil.copytree(memory_smoke_run / "points" / "neuron-L4", folder)
@@ -258,7 +258,7 @@ def test_probe_of_a_run_without_trained_properties_is_a_one_line_error(tmp_path,
 @pytest.mark.slow
 @needs_shared_data
 def test_report_shows_how_heterogeneity_emerged(memory_smoke_run, shared_data):
-    from hetsnn.train.loop import PROPERTIES
+    from hetsnn.rundir import PROPERTIES
 
     history = storage.read_jsonl(memory_smoke_run / "points" / "neuron-L4" / PROPERTIES)
     assert [row["generation"] for row in history] == [0, 2, 4]
@@ -368,7 +368,7 @@ def test_damaged_run_files_give_one_line_errors(
 ):
     import shutil
 
-    from hetsnn.train.loop import CHECKPOINT
+    from hetsnn.rundir import CHECKPOINT
 
     run = tmp_path / "run"
     shutil.copytree(memory_smoke_run, run)

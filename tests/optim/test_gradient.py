@@ -15,8 +15,9 @@ from hetsnn.model import neurons, surrogates
 from hetsnn.model.genome import PROPERTIES, WEIGHTS, Genome
 from hetsnn.model.networks import FeedforwardSNN
 from hetsnn.optim import gradient
+from hetsnn.rundir import METRICS
 from hetsnn.tasks import CartPoleTask
-from hetsnn.train.loop import METRICS, train
+from hetsnn.train.loop import train
 from hetsnn.train.programs import init_states
 from hetsnn.train.spec import RunSpec
 

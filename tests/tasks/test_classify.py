@@ -18,10 +18,11 @@ from hetsnn.errors import ConfigError
 from hetsnn.model import neurons
 from hetsnn.model.genome import PROPERTIES, WEIGHTS
 from hetsnn.model.networks import FeedforwardSNN
+from hetsnn.rundir import METRICS, PROBES, RESULT
 from hetsnn.tasks import ClassificationTask, task_from_dict
 from hetsnn.tasks.classify import N_PIXELS, ImageData
 from hetsnn.train import programs
-from hetsnn.train.loop import METRICS, PROBES, RESULT, train
+from hetsnn.train.loop import train
 from hetsnn.train.spec import RunSpec
 
 N_IMAGES = 230  # not a multiple of the evaluation chunks used below

@@ -16,10 +16,10 @@ from hetsnn.config import GradientConfig, NetworkConfig, RunConfig, StrategyConf
 from hetsnn.errors import ConfigError
 from hetsnn.experiments import ablation, control, get_experiment, run_experiment
 from hetsnn.report.build import build_report
+from hetsnn.rundir import CONFIG, RESULT
 from hetsnn.tasks import BraxTask, task_from_dict
 from hetsnn.tasks import control as control_tasks
 from hetsnn.tasks.control import ObservationNormaliser
-from hetsnn.train.loop import CONFIG, RESULT
 from hetsnn.train.programs import compiled_chunk, init_states
 from hetsnn.train.spec import RunSpec
 

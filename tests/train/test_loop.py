@@ -10,9 +10,10 @@ from conftest import Interrupt, interrupt_after
 from hetsnn import storage
 from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
 from hetsnn.errors import RunDirError, TrainingDiverged
+from hetsnn.rundir import CHECKPOINT, METRICS, PROPERTIES, RESULT, config_fingerprint
 from hetsnn.tasks import CartPoleTask
 from hetsnn.train import programs
-from hetsnn.train.loop import CHECKPOINT, METRICS, PROPERTIES, RESULT, config_fingerprint, train
+from hetsnn.train.loop import train
 from hetsnn.train.spec import RunSpec
 
 CONFIG = RunConfig(

@@ -9,8 +9,9 @@ from hetsnn import storage
 from hetsnn.config import NetworkConfig, RunConfig, StrategyConfig
 from hetsnn.experiments import get_experiment
 from hetsnn.experiments.base import program_groups
+from hetsnn.rundir import CENTRES, METRICS, PROPERTIES, RESULT
 from hetsnn.tasks import CartPoleTask
-from hetsnn.train.loop import CENTRES, METRICS, PROPERTIES, RESULT, train, train_together
+from hetsnn.train.loop import train, train_together
 from hetsnn.train.spec import RunSpec
 
 TAU = RunConfig(

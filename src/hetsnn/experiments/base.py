@@ -20,6 +20,7 @@ from hetsnn import storage
 from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
 from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.model.genome import PROPERTIES, WEIGHTS, hidden_size_for_budget
+from hetsnn.model.neuron_models import neuron_model
 from hetsnn.provenance import provenance
 from hetsnn.train.jobs import Job, run_jobs
 from hetsnn.train.loop import shares_program, train_together
@@ -123,11 +124,12 @@ def no_points(settings: Any) -> list[Point]:
 def with_strategy(points: list[Point], changes: dict) -> list[Point]:
     """``points`` whose evolution strategies take ``changes`` (StrategyConfig fields, e.g.
     ``{"centre_optimiser": "adam", "lr": 0.01}``); gradient-trained points are kept as
-    they are. A ClipUp rate without a velocity cap gets the default cap of 2 x lr."""
+    they are. A ClipUp rate without a velocity cap gets the default cap,
+    :func:`hetsnn.config.clipup_cap` of the rate, as a StrategyConfig built in Python does."""
     if not changes:
         return points
     if "lr" in changes:
-        changes = {"max_velocity": 2 * changes["lr"], **changes}
+        changes = {"max_velocity": None, **changes}
     changed = []
     for point in points:
         optimiser = point.config.optimiser
@@ -138,12 +140,31 @@ def with_strategy(points: list[Point], changes: dict) -> list[Point]:
     return changed
 
 
+def with_neuron(points: list[Point], model: str | None) -> list[Point]:
+    """``points`` whose hidden neurons are of the registered ``model`` (None or ``"lif"``:
+    as they are), at the same LIF defaults (dt, tau_m, v_th, v_rest, R) and the model's
+    own defaults for its other properties. What each point trains is unchanged: the
+    Neuron arms train the LIF properties of the new neurons, whose extra properties (ALIF's
+    tau_a, beta) stay homogeneous, so every arm keeps its parameter budget."""
+    if model is None or model == "lif":
+        return points
+    config_class = neuron_model(model).config
+    changed = []
+    for point in points:
+        network = point.config.network
+        shared = {f.name: getattr(network.neuron, f.name) for f in dataclasses.fields(NeuronConfig)}
+        network = dataclasses.replace(network, neuron=config_class(**shared))
+        changed.append(dataclasses.replace(point, config=point.config.replace(network=network)))
+    return changed
+
+
 def manifest(
     experiment: Experiment,
     preset: str,
     settings: Any,
     points: list[Point],
     strategy: dict | None = None,
+    neuron: str | None = None,
 ) -> dict:
     data = {
         "experiment": experiment.name,
@@ -156,6 +177,8 @@ def manifest(
     }
     if strategy:  # absent when the preset's optimiser is used, as in older manifests
         data["strategy"] = strategy
+    if neuron not in (None, "lif"):  # absent for LIF, as in older manifests
+        data["neuron"] = neuron
     return data
 
 
@@ -198,8 +221,9 @@ def describe_difference(stored: dict, wanted: dict) -> str:
         return f"another experiment or preset ({held})"
     old, new = stored.get("settings", {}), wanted["settings"]
     changes = [f"{k} {old.get(k)} -> {new.get(k)}" for k in sorted(new) if old.get(k) != new.get(k)]
-    if stored.get("strategy") != wanted.get("strategy"):
-        changes.append(f"strategy {stored.get('strategy')} -> {wanted.get('strategy')}")
+    for key in ("strategy", "neuron"):
+        if stored.get(key) != wanted.get(key):
+            changes.append(f"{key} {stored.get(key)} -> {wanted.get(key)}")
     return f"{held} with other settings ({'; '.join(changes) or 'points differ'})"
 
 
@@ -214,6 +238,7 @@ def run_experiment(
     progress: bool = True,
     after_point: Callable[[Path], None] | None = None,
     together: bool | None = None,
+    neuron: str | None = None,
 ) -> Path:
     """Train every point of ``experiment`` at ``preset`` into ``out``; return ``out``.
 
@@ -230,8 +255,9 @@ def run_experiment(
     can amplify over generations, as on another device.
 
     ``overrides`` change the preset's settings (seeds, generations); ``strategy`` changes
-    the evolution strategy of every ES point (see :func:`with_strategy`). Both are recorded
-    in ``out/experiment.json``, so a resume with other values is refused.
+    the evolution strategy of every ES point (see :func:`with_strategy`); ``neuron`` names
+    the neuron model of every point (:func:`with_neuron`; None: the preset's, LIF). All are
+    recorded in ``out/experiment.json``, so a resume with other values is refused.
 
     Raises:
         RunDirError: ``out`` holds another experiment or config, or holds this one and
@@ -242,11 +268,41 @@ def run_experiment(
     out = Path(out)
     settings = experiment.resolve(preset, overrides)
     strategy = {k: v for k, v in (strategy or {}).items() if v is not None}
+    points = _points(experiment, settings, strategy, neuron)
+    wanted = storage.as_json(manifest(experiment, preset, settings, points, strategy, neuron))
+    _claim(out, wanted, resume)
+    for task in dict.fromkeys(p.config.task for p in points):  # fail before writing anything
+        for split in ("train", "test"):
+            task.load_data(split)
+    if experiment.check is not None:
+        experiment.check(settings)
+    _write_manifest(out, wanted)
+    if experiment.jobs is not None:
+        _run_study(experiment, settings, out, progress)
+    else:
+        _train_points(experiment, preset, points, out, progress, after_point, together)
+    return out
+
+
+def _points(experiment: Experiment, settings: Any, strategy: dict, neuron: str | None):
+    """The points of ``settings`` with the strategy and neuron model asked for, after
+    checking that the experiment takes them."""
     if strategy and experiment.jobs is not None:
         raise ConfigError(f"{experiment.name} trains no evolution strategy to change")
-    points = with_strategy(experiment.make_points(settings), strategy)
-    wanted = storage.as_json(manifest(experiment, preset, settings, points, strategy))
-    path, stored = out / MANIFEST, None
+    if neuron is not None:
+        neuron_model(neuron)  # an unknown name fails here, with the choices
+    if neuron not in (None, "lif") and experiment.jobs is not None:
+        raise ConfigError(
+            f"{experiment.name} is a study of jobs whose networks (reservoirs, the E/I "
+            "network, STDP) are LIF only: drop --neuron"
+        )
+    return with_neuron(with_strategy(experiment.make_points(settings), strategy), neuron)
+
+
+def _claim(out: Path, wanted: dict, resume: bool) -> None:
+    """Check that ``out`` is free for the manifest ``wanted``, or holds it and ``resume``;
+    forget an earlier start that trained nothing."""
+    path = out / MANIFEST
     if path.exists():
         stored = storage.read_json(path, dict)
         stored.pop("provenance", None)  # what ran it first; not part of what was asked
@@ -265,22 +321,32 @@ def run_experiment(
         raise RunDirError(
             f"{out} is not empty and holds no hetsnn experiment: choose another --out"
         )
-    for task in dict.fromkeys(p.config.task for p in points):  # fail before writing anything
-        for split in ("train", "test"):
-            task.load_data(split)
-    if experiment.check is not None:
-        experiment.check(settings)
-    if stored != wanted:  # a finished run's resume writes nothing (a read-only copy works)
-        storage.write_json(path, {**wanted, "provenance": provenance()})
-    if experiment.jobs is not None:  # a study of jobs: one process per directory
-        try:
-            with storage.locked(out, f"running {experiment.name}"):
-                storage.remove_stale_temporaries(out)
-                run_jobs(experiment.jobs(settings), out, experiment.name, progress)
-        except BlockingIOError as error:
-            raise RunDirError(str(error)) from None
-        return out
 
+
+def _write_manifest(out: Path, wanted: dict) -> None:
+    """Write ``out/experiment.json`` unless it holds ``wanted`` already (a finished run's
+    resume writes nothing, so a read-only copy works)."""
+    path = out / MANIFEST
+    if path.exists():
+        stored = storage.read_json(path, dict)
+        stored.pop("provenance", None)
+        if stored == wanted:
+            return
+    storage.write_json(path, {**wanted, "provenance": provenance()})
+
+
+def _run_study(experiment: Experiment, settings: Any, out: Path, progress: bool) -> None:
+    """A study of jobs: one process per directory."""
+    try:
+        with storage.locked(out, f"running {experiment.name}"):
+            storage.remove_stale_temporaries(out)
+            run_jobs(experiment.jobs(settings), out, experiment.name, progress)
+    except BlockingIOError as error:
+        raise RunDirError(str(error)) from None
+
+
+def _train_points(experiment, preset, points, out, progress, after_point, together) -> None:
+    """Train ``points`` through the run loop, in program groups when ``together``."""
     bar = tqdm(
         total=len(points), desc=f"{experiment.name}/{preset}", unit="run", disable=not progress
     )
@@ -297,7 +363,6 @@ def run_experiment(
             bar.update(len(group))
             if after_point is not None:
                 after_point(out)
-    return out
 
 
 def program_groups(points: list[Point]) -> list[list[Point]]:

@@ -36,9 +36,10 @@ from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.interop import importers, profiles
 from hetsnn.interop.lif_graph import HIDDEN, INPUT, READOUT, Discretisation, LifGraph, simulate
 from hetsnn.model.networks import FeedforwardSNN, NetworkParams
+from hetsnn.model.neuron_models import model_of
 from hetsnn.model.neurons import NeuronParams
+from hetsnn.rundir import CENTRES, CONFIG, centres_to_params, run_folders
 from hetsnn.tasks import ClassificationTask
-from hetsnn.train.loop import CENTRES, CONFIG, centres_to_params, run_folders
 from hetsnn.train.programs import seed_keys
 from hetsnn.train.spec import RunSpec
 
@@ -94,6 +95,10 @@ class LoadedRun:
 def load_run(run_dir: Path, point: str | None = None, seed: int = 0) -> LoadedRun:
     folder = _point_folder(run_dir, point)
     config = RunConfig.from_dict(storage.read_json(folder / CONFIG, dict))
+    refusal = model_of(config.network.neuron).nir_refusal
+    if refusal is not None:
+        model = type(config.network.neuron).model
+        raise ConfigError(f"{folder} holds {model} neurons, which NIR cannot express: {refusal}")
     arrays = storage.load_arrays(folder / CENTRES)
     seeds = arrays["tau_m"].shape[0]
     if not 0 <= seed < seeds:
@@ -104,7 +109,7 @@ def load_run(run_dir: Path, point: str | None = None, seed: int = 0) -> LoadedRu
         folder=folder,
         seed=seed,
         spec=RunSpec.from_config(config),
-        params=centres_to_params(one, dt),
+        params=centres_to_params(one, config.network.neuron),
         trained=profiles.TrainedNetwork.from_centres(arrays, seed, dt, config.network.readout_tau),
     )
 

@@ -23,15 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from hetsnn import storage
-from hetsnn.train.loop import (
-    CENTRE_KEYS,
-    CENTRES,
-    CONFIG,
-    METRICS,
-    PROPERTIES,
-    RESULT,
-    run_folders,
-)
+from hetsnn.config import RunConfig
+from hetsnn.rundir import CENTRES, CONFIG, METRICS, PROPERTIES, RESULT, centre_keys, run_folders
 
 PER_SEED = ("centre_reward", "reward_mean")
 FOLDER = "tensorboard"
@@ -69,11 +62,11 @@ def _write_point(writer, folder: Path) -> None:
         last = result["generations"]
         for seed, score in enumerate(result["final_centre_reward"]):
             writer.add_scalar(f"final_score/seed{seed}", score, last)
-        config = storage.read_json(folder / CONFIG, dict)
+        config = RunConfig.from_dict(storage.read_json(folder / CONFIG, dict))
         arrays = storage.load_arrays(folder / CENTRES)
-        for prop in config.get("trainable", ()):
-            if prop in CENTRE_KEYS:
-                values = np.asarray(arrays[CENTRE_KEYS[prop]], np.float64).ravel()
+        for prop, stored in centre_keys(config.network.neuron).items():
+            if prop in config.trainable:
+                values = np.asarray(arrays[stored], np.float64).ravel()
                 writer.add_histogram(f"{prop}/final_centres", values, last, bins="auto")
 
 

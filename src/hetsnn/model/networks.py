@@ -19,13 +19,15 @@ measured by ``hetsnn bench``).
 """
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from hetsnn.model import neurons
-from hetsnn.model.neurons import LIFState, NeuronParams
+from hetsnn.model.neuron_interface import NeuronModel
+from hetsnn.model.neuron_models import neuron_model
+from hetsnn.model.neurons import LIFState, NeuronParams, leaky_readout
 from hetsnn.model.surrogates import SURROGATES, SpikeFn
 
 
@@ -36,7 +38,8 @@ class NetworkParams:
     Attributes:
         w_in: input -> hidden weights, ``(n_in, n_hidden)``.
         w_out: hidden -> read-out weights, ``(n_hidden, n_out)``.
-        hidden: per-neuron LIF properties of the hidden layer, fields ``(n_hidden,)``.
+        hidden: per-neuron properties of the hidden layer (the neuron model's
+            parameters), fields ``(n_hidden,)``.
     """
 
     w_in: jax.Array
@@ -49,14 +52,20 @@ class NetworkState:
     """Dynamic state between two steps.
 
     Attributes:
-        u: hidden membrane potentials at the end of the last step, before its reset,
-            ``(..., n_hidden)`` (see the module docstring); :meth:`FeedforwardSNN.potential`
-            gives the potentials after the reset.
+        hidden: the neuron model's carried state, fields ``(..., n_hidden)``; its ``u`` is
+            the membrane potential at the end of the last step, before its reset (see the
+            module docstring); :meth:`FeedforwardSNN.potential` gives the potentials after
+            the reset.
         readout: read-out potentials, ``(..., n_out)``.
     """
 
-    u: jax.Array
+    hidden: Any
     readout: jax.Array
+
+    @property
+    def u(self) -> jax.Array:
+        """The hidden potentials before the last step's reset, ``(..., n_hidden)``."""
+        return self.hidden.u
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,18 +104,28 @@ class FeedforwardSNN(HiddenLayer):
     Attributes:
         n_in, n_out: input and read-out sizes (and :class:`HiddenLayer`'s fields).
         dt: Euler step in ms.
+        model: the hidden neurons' model, a name in
+            :data:`hetsnn.model.neuron_models.NEURON_MODELS`.
     """
 
     n_in: int
     n_out: int
     dt: float = 5.0
+    model: str = "lif"
 
     @classmethod
-    def around(cls, layer: HiddenLayer, *, n_in: int, n_out: int, dt: float) -> "FeedforwardSNN":
+    def around(
+        cls, layer: HiddenLayer, *, n_in: int, n_out: int, dt: float, model: str = "lif"
+    ) -> "FeedforwardSNN":
         """The network of ``layer``'s structure between ``n_in`` inputs and ``n_out``
-        read-outs, stepped by ``dt`` ms."""
+        read-outs, of ``model`` neurons stepped by ``dt`` ms."""
         structure = {f.name: getattr(layer, f.name) for f in fields(HiddenLayer)}
-        return cls(n_in=n_in, n_out=n_out, dt=dt, **structure)
+        return cls(n_in=n_in, n_out=n_out, dt=dt, model=model, **structure)
+
+    @property
+    def neuron(self) -> NeuronModel:
+        """The hidden neurons' model (:mod:`hetsnn.model.neuron_interface`)."""
+        return neuron_model(self.model)
 
     def init(self, key: jax.Array, hidden: NeuronParams) -> NetworkParams:
         """Random LeCun-normal weights around the given hidden-layer properties."""
@@ -121,21 +140,17 @@ class FeedforwardSNN(HiddenLayer):
     def init_state(self, params: NetworkParams, batch_shape: tuple[int, ...] = ()) -> NetworkState:
         """Every neuron at rest (a potential of v_rest resets to v_rest, spike or not);
         read-out at 0; both stored as ``state_dtype``."""
-        rest = neurons.init_state(params.hidden, batch_shape)
+        rest = self.neuron.rest(params.hidden, batch_shape)
         return NetworkState(
-            u=rest.v.astype(self.state_dtype),
+            hidden=jax.tree.map(lambda x: x.astype(self.state_dtype), rest),
             readout=jnp.zeros((*batch_shape, self.n_out), self.state_dtype),
         )
 
     def potential(self, params: NetworkParams, state: NetworkState) -> LIFState:
         """The hidden potentials after the last step's reset, ``v: (..., n_hidden)``."""
-        reset, _ = neurons.fire_and_reset(
-            params.hidden,
-            state.u.astype(jnp.promote_types(state.u.dtype, jnp.float32)),
-            self.spike_fn,
-            self.detach_reset,
+        return self.neuron.after_reset(
+            params.hidden, state.hidden, self.spike_fn, self.detach_reset
         )
-        return reset
 
     @property
     def spike_fn(self) -> SpikeFn:
@@ -157,7 +172,8 @@ class FeedforwardSNN(HiddenLayer):
 
         Returns:
             ``(state, readout, spike_count, u)``: read-out potentials ``(..., n_out)`` after
-            the last step, hidden spikes summed over the steps ``(..., n_hidden)``, and the
+            the last step, hidden spike events summed over the steps ``(..., n_hidden)``
+            (:meth:`NeuronModel.events`: both signs of a bipolar neuron's spikes), and the
             pre-reset potentials ``u: (steps_per_input, ..., n_hidden)``.
         """
         current = x @ params.w_in
@@ -167,38 +183,34 @@ class FeedforwardSNN(HiddenLayer):
         readout_decay = self.dt / self.readout_tau
 
         def sim_step(carry, _):
-            u_prev, readout = carry
-            u, spikes = self._lif(params, u_prev, current)
-            readout = neurons.leaky_readout(
-                readout.astype(compute), spikes @ params.w_out, readout_decay
-            )
-            return (u.astype(store), readout.astype(store)), (spikes, u)
+            hidden, readout = carry
+            hidden, u, spikes = self._hidden_step(params, hidden, current)
+            readout = leaky_readout(readout.astype(compute), spikes @ params.w_out, readout_decay)
+            return (hidden, readout.astype(store)), (spikes, u)
 
-        (u, readout), (spikes, us) = jax.lax.scan(
-            sim_step, (state.u, state.readout), length=self.steps_per_input
+        (hidden, readout), (spikes, us) = jax.lax.scan(
+            sim_step, (state.hidden, state.readout), length=self.steps_per_input
         )
-        return NetworkState(u=u, readout=readout), readout.astype(compute), spikes.sum(0), us
+        events = self.neuron.events(spikes).sum(0)
+        return NetworkState(hidden=hidden, readout=readout), readout.astype(compute), events, us
 
-    def _lif(self, params, u_prev, current):
-        """One simulation step of the hidden layer: reset the potentials ``u_prev`` the
-        previous step left, integrate ``current`` and fire. Returns ``(u, spikes)``, ``u``
-        rounded to the stored dtype first, so that the next step's reset agrees with the
-        spikes."""
+    def _hidden_step(self, params, hidden, current):
+        """One simulation step of the hidden layer (:meth:`NeuronModel.step`): reset what
+        the previous step left in ``hidden``, integrate ``current`` and fire. Returns
+        ``(hidden, u, spikes)``, ``u`` rounded to the stored dtype first, so that the next
+        step's reset agrees with the spikes."""
         store, compute = self._dtypes()
-        hidden = params.hidden
-        reset, _ = neurons.fire_and_reset(
-            hidden, u_prev.astype(compute), self.spike_fn, self.detach_reset
+        return self.neuron.step(
+            params.hidden, hidden, current, self.spike_fn, self.detach_reset, store, compute
         )
-        u = neurons.integrate(hidden, reset.v, current).astype(store).astype(compute)
-        return u, self.spike_fn(u - hidden.v_th, hidden.v_th)
 
     def _trace_step(self, params, carry, current):
-        """:meth:`_lif` carrying the decayed spike trace ``z <- (1 - a) z + a s`` (``a =
-        dt / readout_tau``) in place of the read-out: ``((u, z), (spikes, u))``."""
-        u_prev, z = carry
-        u, spikes = self._lif(params, u_prev, current)
+        """:meth:`_hidden_step` carrying the decayed spike trace ``z <- (1 - a) z + a s``
+        (``a = dt / readout_tau``) in place of the read-out: ``((hidden, z), (spikes, u))``."""
+        hidden, z = carry
+        hidden, u, spikes = self._hidden_step(params, hidden, current)
         a = self.dt / self.readout_tau
-        return (u.astype(self._dtypes()[0]), z + a * (spikes - z)), (spikes, u)
+        return (hidden, z + a * (spikes - z)), (spikes, u)
 
     def _readout_from_trace(self, params, state, z, steps: int) -> jax.Array:
         """The read-out ``steps`` simulation steps after ``state`` whose spikes left the
@@ -218,15 +230,15 @@ class FeedforwardSNN(HiddenLayer):
         every step.
         """
         trace0 = jnp.zeros(state.u.shape, self._dtypes()[1])
-        (u, z), (spikes, us) = jax.lax.scan(
+        (hidden, z), (spikes, us) = jax.lax.scan(
             lambda carry, _: self._trace_step(params, carry, current),
-            (state.u, trace0),
+            (state.hidden, trace0),
             length=self.steps_per_input,
             unroll=True,
         )
         readout = self._readout_from_trace(params, state, z, self.steps_per_input)
-        state = NetworkState(u=u, readout=readout.astype(state.readout.dtype))
-        return state, readout, spikes.sum(axis=0), us
+        state = NetworkState(hidden=hidden, readout=readout.astype(state.readout.dtype))
+        return state, readout, self.neuron.events(spikes).sum(axis=0), us
 
     def final_readout(self, params: NetworkParams, state: NetworkState, xs: jax.Array) -> jax.Array:
         """The read-out after the input sequence ``xs: (T, ..., n_in)``, ``(..., n_out)``:
@@ -240,7 +252,7 @@ class FeedforwardSNN(HiddenLayer):
         trace0 = jnp.zeros(state.u.shape, self._dtypes()[1])
         (_, z), _ = jax.lax.scan(
             lambda carry, current: (self._trace_step(params, carry, current)[0], None),
-            (state.u, trace0),
+            (state.hidden, trace0),
             currents,
         )
         return self._readout_from_trace(params, state, z, currents.shape[0])

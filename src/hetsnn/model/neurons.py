@@ -9,16 +9,30 @@ One Euler step of size ``dt`` (eq. LIF-1..3):
 Heterogeneity is explicit: every property is an array with one entry per neuron.
 The decay ``k`` is reparameterised as ``k = sigmoid(tau_logit)`` so that any real value an
 optimiser proposes gives ``0 < k < 1`` (``tau_m > dt``) and a stable Euler step.
+
+This module is also the LIF entry of the neuron-model registry (:data:`LIF`, the interface
+in :mod:`hetsnn.model.neuron_interface`): its four trainable properties are the table
+:data:`LIF_PROPERTIES`, which the adaptive and bipolar models extend or reuse.
 """
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
+from hetsnn.model.neuron_interface import NeuronModel, Property, decay_logit
 from hetsnn.model.surrogates import SpikeFn, arctan, heaviside
 from hetsnn.validate import as_floats, check, finite
+
+# The trainable properties of a LIF neuron, rows 0-3 of its property stack.
+LIF_PROPERTIES = (
+    Property("tau_m", "ms", "tau_logit", "tau_m", "time_constant"),
+    Property("v_th", "voltage", "v_th", "v_th", "threshold"),
+    Property("v_rest", "voltage", "v_rest", "v_rest", "rest"),
+    Property("R", "1", "resistance", "resistance", "resistance"),
+)
 
 
 @dataclass(frozen=True)
@@ -28,7 +42,12 @@ class NeuronConfig:
     Attributes:
         dt: Euler step, ms.  tau_m: membrane time constant, ms (must exceed dt).
         v_th: threshold.  v_rest: rest and reset potential.  resistance: R.
+
+    A model with more properties subclasses this config (:class:`hetsnn.model.alif.
+    ALIFConfig`); the class attribute ``model`` names the registry entry.
     """
+
+    model: ClassVar[str] = "lif"
 
     dt: float = 5.0
     tau_m: float = 20.0
@@ -50,14 +69,7 @@ class NeuronConfig:
 
     def homogeneous(self, n: int) -> "NeuronParams":
         """``n`` neurons at these properties: the one way a config becomes neurons."""
-        return homogeneous(
-            n,
-            dt=self.dt,
-            tau_m=self.tau_m,
-            v_th=self.v_th,
-            v_rest=self.v_rest,
-            resistance=self.resistance,
-        )
+        return LIF.homogeneous(self, n)
 
 
 @struct.dataclass
@@ -93,10 +105,17 @@ class LIFState:
     v: jax.Array
 
 
+@struct.dataclass
+class LIFCarry:
+    """What a network carries between two steps: the potential *before* the last step's
+    reset, ``u: (..., n_neurons)`` (:mod:`hetsnn.model.networks` says why)."""
+
+    u: jax.Array
+
+
 def tau_to_logit(tau_m, dt: float) -> jax.Array:
     """Inverse of the reparameterisation: ``logit(dt / tau_m)``; needs ``tau_m > dt``."""
-    k = dt / jnp.asarray(tau_m, jnp.float32)
-    return jnp.log(k) - jnp.log1p(-k)
+    return decay_logit(tau_m, dt)
 
 
 def homogeneous(
@@ -224,3 +243,34 @@ def leaky_readout(potential: jax.Array, current: jax.Array, decay: float) -> jax
     resistance, rest 0 and ``decay = dt / readout_tau``: ``y + decay * (I - y)``; shapes
     ``(..., n_out)``."""
     return potential + decay * (current - potential)
+
+
+class LIFModel(NeuronModel):
+    """The leaky integrate-and-fire neuron of eqs. LIF-1..3, spikes in {0, 1}."""
+
+    name = "lif"
+    summary = "leaky integrate-and-fire (tau_m, v_th, v_rest, R); spikes 0 or 1"
+    config = NeuronConfig
+    properties = LIF_PROPERTIES
+
+    def params(self, **fields) -> NeuronParams:
+        return NeuronParams(**fields)
+
+    def rest(self, params, batch_shape=()) -> LIFCarry:
+        """Every neuron at its resting potential (which resets to itself, spike or not)."""
+        return LIFCarry(u=init_state(params, batch_shape).v)
+
+    def step(self, params, state, current, spike_fn, detach_reset, store, compute):
+        reset, _ = fire_and_reset(params, state.u.astype(compute), spike_fn, detach_reset)
+        u = integrate(params, reset.v, current).astype(store).astype(compute)
+        return LIFCarry(u=u.astype(store)), u, spike_fn(u - params.v_th, params.v_th)
+
+    def after_reset(self, params, state, spike_fn, detach_reset) -> LIFState:
+        u = state.u.astype(jnp.promote_types(state.u.dtype, jnp.float32))
+        return fire_and_reset(params, u, spike_fn, detach_reset)[0]
+
+    def reset_jacobian(self, params, u, spike_fn, detach_reset):
+        return reset_jacobian(params, u, spike_fn, detach_reset)
+
+
+LIF = LIFModel()

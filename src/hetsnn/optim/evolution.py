@@ -15,7 +15,6 @@ import jax.numpy as jnp
 from flax import struct
 
 from hetsnn.config import StrategyConfig
-from hetsnn.model import neurons
 from hetsnn.model.genome import GenomeBase
 from hetsnn.optim.es import Maximiser, make_maximiser
 from hetsnn.optim.trainer import Problem, Trainer
@@ -64,15 +63,18 @@ def training_episodes_per_generation(spec: Problem) -> int:
     return spec.optimiser.population * spec.task.episodes
 
 
-def init_seed(
-    spec: Problem, hidden: neurons.NeuronParams, rows: jax.Array, key: jax.Array
-) -> SeedState:
+def init_seed(spec: Problem, hidden: Any, rows: jax.Array, key: jax.Array) -> SeedState:
     """Random fixed network around ``hidden``, search centred on its genome (property
     slots ``rows``)."""
     key_net, key_search, key_run = jax.random.split(key, 3)
     base = GenomeBase(spec.network.init(key_net, hidden), rows)
     search = maximiser(spec).init(key_search, spec.genome.flatten(base))
     return SeedState(search=search, base=base, key=key_run, generation=jnp.int32(0))
+
+
+def state_is_finite(spec: Problem, state: SeedState) -> jax.Array:
+    """The search state of one seed is finite (:func:`search_is_finite`)."""
+    return search_is_finite(state.search)
 
 
 def search_is_finite(search) -> jax.Array:
@@ -141,4 +143,5 @@ TRAINER = Trainer(
     centre=centre,
     episodes_per_generation=episodes_per_generation,
     training_episodes_per_generation=training_episodes_per_generation,
+    state_is_finite=state_is_finite,
 )

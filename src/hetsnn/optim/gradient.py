@@ -15,7 +15,8 @@ metrics.
 Diagnostics recorded every update (docs/specification.md exp. 6): a histogram of the pre-reset
 potential relative to threshold, ``u - v_th``, over all live steps, sub-steps and hidden
 neurons of the batch, and the fraction of those local BPTT factors
-``|dv(t)/dv(t-dt)| > 1`` (see :func:`hetsnn.model.neurons.reset_jacobian`).
+``|dv(t)/dv(t-dt)| > 1`` (the neuron model's ``reset_jacobian``; for LIF
+:func:`hetsnn.model.neurons.reset_jacobian`).
 
 The trainer interface is :class:`hetsnn.optim.trainer.Trainer`.
 """
@@ -29,7 +30,6 @@ import optax
 from flax import struct
 
 from hetsnn.config import GradientConfig
-from hetsnn.model import neurons
 from hetsnn.model.genome import GenomeBase
 from hetsnn.optim.es import concrete
 from hetsnn.optim.trainer import Problem, Trainer
@@ -91,9 +91,7 @@ def training_episodes_per_generation(spec: Problem) -> int:
     return spec.optimiser.batch
 
 
-def init_seed(
-    spec: Problem, hidden: neurons.NeuronParams, rows: jax.Array, key: jax.Array
-) -> GradState:
+def init_seed(spec: Problem, hidden: Any, rows: jax.Array, key: jax.Array) -> GradState:
     """Random fixed network around ``hidden``; training starts from its genome (property
     slots ``rows``)."""
     key_net, key_run = jax.random.split(key)
@@ -103,6 +101,17 @@ def init_seed(
     return GradState(
         flat=flat, opt_state=opt_state, base=base, key=key_run, generation=jnp.int32(0)
     )
+
+
+def state_is_finite(spec: Problem, state: GradState) -> jax.Array:
+    """The trained parameters and every floating-point number of the optax state are
+    finite."""
+    leaves = [x for x in jax.tree.leaves((state.flat, state.opt_state)) if _floating(x)]
+    return jnp.all(jnp.stack([jnp.isfinite(x).all() for x in leaves]))
+
+
+def _floating(x) -> bool:
+    return jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)
 
 
 def returns_to_go(rewards: jax.Array, gamma: float) -> jax.Array:
@@ -157,7 +166,7 @@ def supervised_loss(flat: jax.Array, spec: Problem, base: GenomeBase, key, data)
     return loss, rollout
 
 
-def membrane_statistics(spec: Problem, hidden: neurons.NeuronParams, rollout: Rollout):
+def membrane_statistics(spec: Problem, hidden: Any, rollout: Rollout):
     """Histogram of ``u - v_th`` (bins ``U_EDGES``, clipped into the end bins) and the
     fraction of local BPTT factors above 1, over live steps."""
     u = rollout.u  # (B, T, steps_per_input, H)
@@ -165,7 +174,8 @@ def membrane_statistics(spec: Problem, hidden: neurons.NeuronParams, rollout: Ro
     edges = jnp.asarray(U_EDGES)
     distance = jnp.clip(u - hidden.v_th, edges[0], edges[-1])
     histogram, _ = jnp.histogram(distance, bins=edges, weights=live)
-    factor = neurons.reset_jacobian(hidden, u, spec.network.spike_fn, spec.network.detach_reset)
+    network = spec.network
+    factor = network.neuron.reset_jacobian(hidden, u, network.spike_fn, network.detach_reset)
     above_one = ((jnp.abs(factor) > 1) * live).sum() / jnp.maximum(live.sum(), 1.0)
     return histogram, above_one
 
@@ -206,4 +216,5 @@ TRAINER = Trainer(
     centre=centre,
     episodes_per_generation=episodes_per_generation,
     training_episodes_per_generation=training_episodes_per_generation,
+    state_is_finite=state_is_finite,
 )

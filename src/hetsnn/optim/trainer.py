@@ -1,7 +1,7 @@
 """The trainer interface, written as code.
 
 A trainer turns a run's static structure (a :class:`Problem`: network, genome, task and the
-trainer's own settings) into a sequence of per-seed states. It is a :class:`Trainer`: five
+trainer's own settings) into a sequence of per-seed states. It is a :class:`Trainer`: six
 pure functions, each taking the problem first so that compiled programs can key on it.
 ``hetsnn.optim.TRAINERS`` maps each optimiser config type to its trainer; adding a trainer
 is one module exporting a ``TRAINER`` and one entry there.
@@ -14,7 +14,6 @@ import jax
 
 from hetsnn.model.genome import GenomeBase, GenomeLayout
 from hetsnn.model.networks import FeedforwardSNN
-from hetsnn.model.neurons import NeuronParams
 
 
 class Problem(Protocol):
@@ -35,12 +34,13 @@ State = Any  # a trainer's per-seed state: a pytree with fields ``base`` and ``g
 
 
 class Trainer(NamedTuple):
-    """The five functions every trainer provides.
+    """The functions every trainer provides.
 
     Attributes:
         init_seed: ``(problem, hidden, rows, key) -> state`` of one seed around the
-            homogeneous hidden layer ``hidden``, its genome's property slots holding the
-            properties ``rows`` (:class:`~hetsnn.model.genome.GenomeBase`).
+            homogeneous hidden layer ``hidden`` (the neuron model's parameters), its
+            genome's property slots holding the properties ``rows``
+            (:class:`~hetsnn.model.genome.GenomeBase`).
         generation: ``(problem, state, data) -> (state, metrics)``: one ES generation or
             one gradient update of one seed; ``data`` is the task's training split or None.
         centre: ``(problem, state) -> (num_dims,)`` the seed's current solution.
@@ -48,10 +48,13 @@ class Trainer(NamedTuple):
             seed (the work done).
         training_episodes_per_generation: ``problem -> int`` episodes whose outcome
             informs the update (the experience used).
+        state_is_finite: ``(problem, state) -> bool`` scalar: every floating-point number
+            the trainer moves on is finite (a resumed checkpoint is refused otherwise).
     """
 
-    init_seed: Callable[[Problem, NeuronParams, jax.Array, jax.Array], State]
+    init_seed: Callable[[Problem, Any, jax.Array, jax.Array], State]
     generation: Callable[[Problem, State, Any], tuple[State, dict[str, jax.Array]]]
     centre: Callable[[Problem, State], jax.Array]
     episodes_per_generation: Callable[[Problem], int]
     training_episodes_per_generation: Callable[[Problem], int]
+    state_is_finite: Callable[[Problem, State], jax.Array]

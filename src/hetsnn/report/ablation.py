@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.shapley import coalitions, shapley_values  # noqa: E402
 from hetsnn.report.common import cell, csv_table, finished_points, fmt, save_figure, summarise  # noqa: E402
-from hetsnn.train.loop import CONFIG, RESULT  # noqa: E402
+from hetsnn.rundir import CONFIG, RESULT  # noqa: E402
 
 CHECK = "✓"
 

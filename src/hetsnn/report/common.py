@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 from hetsnn import storage  # noqa: E402
 from hetsnn.errors import RunDirError  # noqa: E402
 from hetsnn.experiments.base import MANIFEST  # noqa: E402
-from hetsnn.train.loop import RESULT  # noqa: E402
+from hetsnn.rundir import RESULT  # noqa: E402
 
 
 def pooled_mean_std(means, stds) -> tuple[float, float]:

@@ -37,14 +37,9 @@ from hetsnn.analysis.intervals import mean_interval  # noqa: E402
 from hetsnn.config import RunConfig  # noqa: E402
 from hetsnn.errors import RunDirError  # noqa: E402
 from hetsnn.experiments.base import MANIFEST  # noqa: E402
-from hetsnn.model.genome import PROPERTIES  # noqa: E402
+from hetsnn.model.neuron_models import NEURON_MODELS, model_of  # noqa: E402
 from hetsnn.report.common import csv_table, finished_points, fmt, save_figure  # noqa: E402
-from hetsnn.train.loop import (  # noqa: E402
-    CENTRE_KEYS,  # noqa: E402
-    CENTRES,
-    CONFIG,
-    centres_to_params,
-)
+from hetsnn.rundir import CENTRES, CONFIG, centres_to_params  # noqa: E402
 from hetsnn.train.programs import evaluate_params  # noqa: E402
 from hetsnn.train.spec import RunSpec  # noqa: E402
 
@@ -58,7 +53,9 @@ TRANSFORMS = (
     "reset",
 )
 ALL = "all"  # every trained property transformed together
-TAU_FLOOR = 1.001  # resampled tau_m >= TAU_FLOOR * dt
+TAU_FLOOR = 1.001  # resampled time constants (tau_m, tau_a) >= TAU_FLOOR * dt
+# one colour per property everywhere: every registered model's properties, then ALL
+COLOURS = (*dict.fromkeys(n for m in NEURON_MODELS.values() for n in m.names), ALL)
 
 
 def _quantise(row: np.ndarray, levels: int) -> np.ndarray:
@@ -112,18 +109,21 @@ def controlled_arrays(arrays: dict, config, prop: str, name: str, rng) -> dict:
     """``centres.npz`` arrays with control ``name`` applied to ``prop`` (or to every
     trained property when ``prop`` is ``ALL``)."""
     neuron = config.network.neuron
+    model = model_of(neuron)
     changed = dict(arrays)
     for p in trained_properties(config) if prop == ALL else (prop,):
-        key = CENTRE_KEYS[p]  # also the NeuronConfig field holding the default
+        row = model.property(p)
+        key = row.stored  # also the neuron config's field holding the default
         values = transform(arrays[key], name, getattr(neuron, key), rng)
-        if p == "tau_m":
+        if row.kind == "time_constant":
             values = np.maximum(values, TAU_FLOOR * neuron.dt)
         changed[key] = values.astype(np.float32)
     return changed
 
 
 def trained_properties(config) -> tuple[str, ...]:
-    return tuple(p for p in PROPERTIES if p in config.trainable)
+    """The neuron properties ``config`` trains, in its model's table order."""
+    return tuple(p for p in model_of(config.network.neuron).names if p in config.trainable)
 
 
 def point_controls(folder: Path, seed: int = 0) -> list[dict]:
@@ -133,12 +133,12 @@ def point_controls(folder: Path, seed: int = 0) -> list[dict]:
     properties = trained_properties(config)
     if not properties:
         return []
-    spec, dt = RunSpec.from_config(config), config.network.neuron.dt
+    spec, neuron = RunSpec.from_config(config), config.network.neuron
     arrays = storage.load_arrays(folder / CENTRES)
     data = spec.task.load_data("test")
 
     def score(arrays):
-        params = centres_to_params(arrays, dt)
+        params = centres_to_params(arrays, neuron)
         return np.asarray(evaluate_params(spec, params, data, config.eval_episodes, config.seed))
 
     baseline = score(arrays)
@@ -222,7 +222,7 @@ def _figure(manifest: dict, panels: list):
             low = np.array([by[(prop, t)]["low"] for t in TRANSFORMS])
             high = np.array([by[(prop, t)]["high"] for t in TRANSFORMS])
             err = None if np.isnan(low).all() else np.stack([change - low, high - change])
-            color = f"C{(*PROPERTIES, ALL).index(prop)}"  # one colour per property everywhere
+            color = f"C{COLOURS.index(prop) % 10}"
             ax.bar(x, change, width, yerr=err, capsize=2, color=color, label=prop)
         ax.axhline(0, color="black", lw=0.8)
         ax.set_xticks(np.arange(len(TRANSFORMS)), TRANSFORMS, rotation=35, ha="right")

@@ -11,7 +11,7 @@ from hetsnn import storage
 from hetsnn.analysis.intervals import caption, mean_interval
 from hetsnn.optim.gradient import U_EDGES
 from hetsnn.report.common import finished_points, plt, save_figure
-from hetsnn.train.loop import METRICS, PROBES, RESULT
+from hetsnn.rundir import METRICS, PROBES, RESULT
 
 
 def reward_figure(manifest: dict, rows: list[dict], path: Path) -> None:

@@ -20,7 +20,7 @@ from hetsnn.analysis.distributions import FAMILIES, fit_all  # noqa: E402
 from hetsnn.data import allen  # noqa: E402
 from hetsnn.data.images import DataNotFound  # noqa: E402
 from hetsnn.report.common import csv_table, finished_points, fmt, save_figure  # noqa: E402
-from hetsnn.train.loop import CENTRES, CONFIG  # noqa: E402
+from hetsnn.rundir import CENTRES, CONFIG  # noqa: E402
 
 
 def task_label(task: dict) -> str:

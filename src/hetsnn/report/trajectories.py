@@ -24,7 +24,7 @@ from hetsnn.data import allen  # noqa: E402
 from hetsnn.data.images import DataNotFound  # noqa: E402
 from hetsnn.model.genome import PROPERTIES as PROPERTY_NAMES  # noqa: E402
 from hetsnn.report.common import finished_points, fmt, save_figure  # noqa: E402
-from hetsnn.train.loop import PROPERTIES, QUANTILES  # noqa: E402
+from hetsnn.rundir import PROPERTIES, QUANTILES  # noqa: E402
 
 SPREAD = {"tau_m": "cv", "v_th": "cv", "v_rest": "std", "R": "cv"}  # statistic shown
 

@@ -24,7 +24,7 @@ from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.intervals import mean_interval  # noqa: E402
 from hetsnn.config import RunConfig  # noqa: E402
 from hetsnn.report.common import csv_table, finished_points, fmt, save_figure  # noqa: E402
-from hetsnn.train.loop import CONFIG, RESULT, load_centres  # noqa: E402
+from hetsnn.rundir import CONFIG, RESULT, load_centres  # noqa: E402
 from hetsnn.train.programs import evaluate_params  # noqa: E402
 from hetsnn.train.spec import RunSpec  # noqa: E402
 
@@ -34,7 +34,7 @@ def accuracy_on_test_split(folder: Path) -> np.ndarray:
     config = RunConfig.from_dict(storage.read_json(folder / CONFIG, dict))
     config = config.replace(task=dataclasses.replace(config.task, score_on="test"))
     spec = RunSpec.from_config(config)
-    params = load_centres(folder, config.network.neuron.dt)
+    params = load_centres(folder, config.network.neuron)
     data = spec.task.load_data("test")
     return np.asarray(evaluate_params(spec, params, data, config.eval_episodes, config.seed))
 

@@ -11,7 +11,7 @@ start of an episode. For evaluation the action is the arg-max of the read-out po
 REINFORCE samples it from their softmax.
 """
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Any, ClassVar
 
@@ -23,6 +23,7 @@ from flax import struct
 from hetsnn.errors import ConfigError
 from hetsnn.model.networks import FeedforwardSNN, NetworkParams
 from hetsnn.tasks.early_exit import until_all_done
+from hetsnn.tasks.episodic import EpisodicEvaluation
 
 
 @struct.dataclass
@@ -69,7 +70,7 @@ def make_env(env_id: str):
 
 
 @dataclass(frozen=True)
-class GymnaxTask:
+class GymnaxTask(EpisodicEvaluation):
     """Base class; subclasses set ``name``, ``env_id`` and the size/param hooks.
 
     Attributes:
@@ -80,7 +81,6 @@ class GymnaxTask:
     env_id: ClassVar[str]
     supervised: ClassVar[bool] = False  # trained by REINFORCE, not a supervised loss
     samples_episodes: ClassVar[bool] = True  # sample_episode: REINFORCE can train it
-    has_probe: ClassVar[bool] = False  # see probe()
     episodes: int = 4
 
     def __post_init__(self):
@@ -166,7 +166,12 @@ class GymnaxTask:
         return outputs
 
     def episode_return(
-        self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, episode: jax.Array
+        self,
+        network: FeedforwardSNN,
+        params: NetworkParams,
+        key: jax.Array,
+        episode: jax.Array,
+        data: None = None,
     ) -> jax.Array:
         """Undiscounted return of one greedy episode, a float32 scalar; the loop stops
         once every episode of the batch has ended (:mod:`hetsnn.tasks.early_exit`)."""
@@ -217,25 +222,6 @@ class GymnaxTask:
         return None
 
     def load_data(self, split: str) -> None:
-        return None
-
-    def evaluate(
-        self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, data=None
-    ) -> jax.Array:
-        """Mean return over ``self.episodes`` episodes, a float32 scalar."""
-        keys = jax.random.split(key, self.episodes)
-        episodes = jnp.arange(self.episodes)
-        returns = jax.vmap(self.episode_return, in_axes=(None, None, 0, 0))(
-            network, params, keys, episodes
-        )
-        return returns.mean()
-
-    def final_score(self, network, params, key, data, episodes: int) -> jax.Array:
-        """Mean greedy return over ``episodes`` episodes."""
-        return replace(self, episodes=episodes).evaluate(network, params, key, data)
-
-    def probe(self, network, params, data, key) -> None:
-        """No recordings beyond the metrics for control tasks."""
         return None
 
 

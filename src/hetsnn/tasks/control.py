@@ -19,7 +19,7 @@ alternative this trades away (see docs/science.md).
 import contextlib
 import io
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import cache
 from typing import ClassVar
 
@@ -32,6 +32,7 @@ from hetsnn.errors import ConfigError
 from hetsnn.model.networks import FeedforwardSNN, NetworkParams
 from hetsnn.tasks.base import require_positive
 from hetsnn.tasks.early_exit import until_all_done
+from hetsnn.tasks.episodic import EpisodicEvaluation
 
 # (observation size, action size) of brax 0.14.2's environments with default arguments: the
 # network's layer sizes are known without building the environment (seconds each).
@@ -68,7 +69,7 @@ def make_brax_env(env: str, backend: str):
 
 
 @dataclass(frozen=True)
-class BraxTask:
+class BraxTask(EpisodicEvaluation):
     """A Brax locomotion task.
 
     Attributes:
@@ -84,7 +85,6 @@ class BraxTask:
     name: ClassVar[str] = "brax"
     supervised: ClassVar[bool] = False
     samples_episodes: ClassVar[bool] = False  # no stochastic policy: ES only
-    has_probe: ClassVar[bool] = False
     env: str = "hopper"
     backend: str = "spring"
     max_steps: int = 1000
@@ -148,10 +148,12 @@ class BraxTask:
         network: FeedforwardSNN,
         params: NetworkParams,
         key: jax.Array,
+        episode: jax.Array | None = None,
         normaliser: ObservationNormaliser | None = None,
     ) -> jax.Array:
         """Undiscounted return of one episode, a float32 scalar; the loop stops once every
-        episode of the batch has ended (:mod:`hetsnn.tasks.early_exit`)."""
+        episode of the batch has ended (:mod:`hetsnn.tasks.early_exit`). The episode's
+        number is unused: its key alone sets the reset."""
         env = self._brax
         normalise = normaliser if normaliser is not None else (lambda obs: obs)
 
@@ -165,26 +167,6 @@ class BraxTask:
         start = (env.reset(key), network.init_state(params), jnp.bool_(False), jnp.float32(0))
         *_, total = until_all_done(env_step, start, self.max_steps, lambda carry: carry[2])
         return total
-
-    def evaluate(
-        self,
-        network: FeedforwardSNN,
-        params: NetworkParams,
-        key: jax.Array,
-        data: ObservationNormaliser | None = None,
-    ) -> jax.Array:
-        """Mean return over ``self.episodes`` episodes, a float32 scalar."""
-        keys = jax.random.split(key, self.episodes)
-        returns = jax.vmap(self.episode_return, in_axes=(None, None, 0, None))(
-            network, params, keys, data
-        )
-        return returns.mean()
-
-    def final_score(self, network, params, key, data, episodes: int) -> jax.Array:
-        return replace(self, episodes=episodes).evaluate(network, params, key, data)
-
-    def probe(self, network, params, data, key) -> None:
-        return None
 
 
 @cache

@@ -93,7 +93,9 @@ class MemoryTask(GymnaxTask):
         _, inputs = jax.lax.scan(env_step, carry, length=self.steps_per_episode)
         return inputs
 
-    def episode_return(self, network, params, key: jax.Array, episode: jax.Array) -> jax.Array:
+    def episode_return(
+        self, network, params, key: jax.Array, episode: jax.Array, data: None = None
+    ) -> jax.Array:
         """Return of one greedy episode: +1 if a_N repeats the cue, -1 if not.
 
         The chain's observations do not depend on the actions, and only a_N is rewarded,

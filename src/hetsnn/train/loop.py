@@ -1,18 +1,6 @@
 """The run loop shared by every experiment: compile, train in chunks, checkpoint, resume.
 
-A run directory holds::
-
-    config.json      the RunConfig (a different config in the same directory is an error)
-    metrics.jsonl    one line per generation; every metric is a list over seeds
-    checkpoint.npz   the stacked SeedState after the last finished chunk
-    probes.jsonl     the task's recordings of each seed's current solution at generation 0
-                     and after every chunk (tasks with a probe only, e.g. firing rates)
-    properties.jsonl per trained neuron property, each seed's mean, std and cv over the
-                     hidden layer, and its quantiles, at generation 0 and after every
-                     chunk: how heterogeneity emerges during training
-    result.json      final evaluation (and the untrained network's, as a baseline) and
-                     timings (written last; its presence = done)
-    centres.npz      each seed's final hidden-layer properties and weights
+It writes a run directory (:mod:`hetsnn.rundir` names its files and says what each holds).
 
 After an interruption the run continues from ``checkpoint.npz``: every generation whose
 chunk finished is kept, metrics lines past the checkpoint are dropped and recomputed
@@ -41,58 +29,23 @@ from hetsnn import storage
 from hetsnn.config import RunConfig
 from hetsnn.errors import RunDirError, TrainingDiverged
 from hetsnn.model.networks import NetworkParams
-from hetsnn.model.neurons import NeuronParams, tau_to_logit
-from hetsnn.optim import evolution
 from hetsnn.provenance import provenance
+from hetsnn.rundir import (
+    CENTRES,
+    CHECKPOINT,
+    METRICS,
+    PROBES,
+    PROPERTIES,
+    QUANTILES,
+    RESULT,
+    centre_arrays,
+    centre_keys,
+    claim_run_dir,
+    config_fingerprint,
+    read_result,
+)
 from hetsnn.train import programs
 from hetsnn.train.spec import RunSpec
-
-CONFIG, METRICS, CHECKPOINT, PROBES, RESULT, CENTRES, PROPERTIES = (
-    "config.json",
-    "metrics.jsonl",
-    "checkpoint.npz",
-    "probes.jsonl",
-    "result.json",
-    "centres.npz",
-    "properties.jsonl",
-)
-QUANTILES = np.linspace(0.0, 1.0, 101)  # levels of the quantiles in properties.jsonl
-# Genome property name -> its key in centres.npz, which is also its NeuronConfig field.
-CENTRE_KEYS = {"tau_m": "tau_m", "v_th": "v_th", "v_rest": "v_rest", "R": "resistance"}
-
-
-def run_folders(run_dir: Path, holding: str) -> list[Path]:
-    """The runs of ``run_dir`` whose folder holds the file ``holding`` (e.g. METRICS for a
-    started run, CENTRES for a finished one): ``[run_dir]`` when it is a single run, else
-    its points' folders, sorted by name."""
-    run_dir = Path(run_dir)
-    if (run_dir / holding).exists():
-        return [run_dir]
-    return sorted(p for p in (run_dir / "points").glob("*") if (p / holding).exists())
-
-
-def claim_run_dir(run_dir: Path, config: RunConfig) -> None:
-    """Create ``run_dir`` for ``config``, or check that it already belongs to ``config``."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / CONFIG
-    if not path.exists():
-        foreign = [n for n in (CHECKPOINT, RESULT, METRICS, CENTRES) if (run_dir / n).exists()]
-        if foreign:
-            raise RunDirError(
-                f"{run_dir} holds {', '.join(foreign)} but no {CONFIG}: these files belong "
-                "to an unknown run; choose another directory or remove them"
-            )
-    if path.exists():
-        stored = storage.read_json(path, dict)
-        wanted = storage.as_json(config.to_dict())
-        if stored != wanted:
-            changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
-            raise RunDirError(
-                f"{run_dir} holds a run with a different config (differs in {', '.join(changed)}): "
-                "choose another --out directory"
-            )
-    else:
-        storage.write_json(path, config.to_dict())
 
 
 def _stop_if_diverged(metrics: dict, done: int, config: RunConfig) -> None:
@@ -178,7 +131,7 @@ def train_together(
     for config, run_dir in zip(configs, run_dirs, strict=True):
         claim_run_dir(run_dir, config)
     # finished runs are read only (a read-only copy resumes too)
-    results = {d: _read_result(d) for d in run_dirs if (d / RESULT).exists()}
+    results = {d: read_result(d) for d in run_dirs if (d / RESULT).exists()}
     pending = [(c, d) for c, d in zip(configs, run_dirs, strict=True) if d not in results]
     if pending:
         try:
@@ -191,16 +144,7 @@ def train_together(
     return [results[d] for d in run_dirs]
 
 
-def _read_result(run_dir: Path) -> dict:
-    return storage.read_json(run_dir / RESULT, dict)
-
-
-def config_fingerprint(config: RunConfig) -> str:
-    """The fingerprint (:func:`hetsnn.storage.fingerprint`) its checkpoints carry."""
-    return storage.fingerprint(config.to_dict())
-
-
-def _resume_state(config: RunConfig, run_dir: Path, states) -> tuple[Any, int]:
+def _resume_state(config: RunConfig, spec: RunSpec, run_dir: Path, states) -> tuple[Any, int]:
     """The checkpointed states and their generation, after every check; ``(states, 0)``
     without a checkpoint. Metrics, probes and properties past it are dropped, so they are
     recomputed identically."""
@@ -210,19 +154,17 @@ def _resume_state(config: RunConfig, run_dir: Path, states) -> tuple[Any, int]:
         states, meta = storage.load_pytree(path, states)
         done = meta.get("generation")
         fingerprint = meta.get("config")
-        if fingerprint is not None and fingerprint != config_fingerprint(config):
+        if fingerprint is None:
+            raise RunDirError(f"{path} carries no config fingerprint, so its run is unknown: {fix}")
+        if fingerprint != config_fingerprint(config):
             raise RunDirError(f"{path} was written by another config: {fix}")
         if not isinstance(done, int) or not 0 <= done <= config.generations:
             raise RunDirError(
                 f"{path} holds generation {done!r}, outside 0..{config.generations}: {fix}"
             )
-        finite = (
-            np.asarray(jax.vmap(evolution.search_is_finite)(states.search))
-            if hasattr(states, "search")
-            else True
-        )
-        if not np.all(finite):
-            raise RunDirError(f"{path} holds a non-finite search state: {fix}")
+        finite = jax.vmap(lambda state: spec.trainer.state_is_finite(spec, state))(states)
+        if not np.all(np.asarray(finite)):
+            raise RunDirError(f"{path} holds a non-finite trainer state: {fix}")
     try:
         rows = storage.read_jsonl(run_dir / METRICS, torn_tail_ok=True)
         generations = [row.get("generation") for row in rows]
@@ -276,11 +218,11 @@ def _train_locked(pending, progress, description, on_chunk) -> dict[Path, dict]:
     for config, run_dir in pending:
         storage.remove_stale_temporaries(run_dir)
         if (run_dir / RESULT).exists():  # another process finished it while we waited
-            results[run_dir] = _read_result(run_dir)
+            results[run_dir] = read_result(run_dir)
             continue
         spec = RunSpec.from_config(config)
         states = programs.init_states(spec, config.network.neuron, config.seed, config.seeds)
-        states, done = _resume_state(config, run_dir, states)
+        states, done = _resume_state(config, spec, run_dir, states)
         runs.append(_Run(config, run_dir, spec, states))
         dones.append(done)
     if len(set(dones)) > 1:  # checkpoints at different generations: one after another
@@ -352,12 +294,16 @@ def _train_runs(runs: list[_Run], done: int, progress, description, on_chunk):
 
 def property_summaries(config: RunConfig, params: NetworkParams) -> dict:
     """Per trained neuron property: each seed's mean, std and coefficient of variation
-    (std / |mean|) over the hidden layer, and its quantiles at ``QUANTILES`` (tau_m in ms).
+    (std / |mean|) over the hidden layer, and its quantiles at ``QUANTILES`` (time constants
+    in ms), in the neuron model's table order.
     ``params``: leading axis seeds. Empty for a run that trains weights only."""
-    arrays = centre_arrays(params, config.network.neuron.dt)
+    neuron = config.network.neuron
+    arrays = centre_arrays(params, neuron)
     summaries = {}
-    for name in (p for p in CENTRE_KEYS if p in config.trainable):
-        x = arrays[CENTRE_KEYS[name]].astype(np.float64)
+    for name, stored in centre_keys(neuron).items():
+        if name not in config.trainable:
+            continue
+        x = arrays[stored].astype(np.float64)
         mean, std = x.mean(axis=-1), x.std(axis=-1)
         summary = {
             "mean": mean,
@@ -406,7 +352,7 @@ def _final_result(
     initial = programs.init_states(spec, config.network.neuron, config.seed, seeds)
     initial_rewards = np.asarray(score(initial))
     centres = programs.centres(spec, states)
-    storage.save_arrays(run_dir / CENTRES, **centre_arrays(centres, config.network.neuron.dt))
+    storage.save_arrays(run_dir / CENTRES, **centre_arrays(centres, config.network.neuron))
     last = storage.read_jsonl(run_dir / METRICS)[-1]
     steps = programs.env_steps_per_generation(spec, seeds)
     return {
@@ -430,38 +376,3 @@ def _final_result(
         },
         "provenance": provenance(),
     }
-
-
-def centre_arrays(params: NetworkParams, dt: float) -> dict[str, np.ndarray]:
-    """The arrays of ``centres.npz`` (leading axis seeds): the hidden properties in natural
-    units (tau_m in ms) and the weights. :func:`centres_to_params` is the inverse."""
-    hidden = params.hidden
-    return {
-        "tau_m": np.asarray(hidden.tau_m(dt)),
-        "v_th": np.asarray(hidden.v_th),
-        "v_rest": np.asarray(hidden.v_rest),
-        "resistance": np.asarray(hidden.resistance),
-        "w_in": np.asarray(params.w_in),
-        "w_out": np.asarray(params.w_out),
-    }
-
-
-def load_centres(run_dir: Path, dt: float) -> NetworkParams:
-    """The final centres of a finished run as network parameters, leading axis seeds."""
-    return centres_to_params(storage.load_arrays(Path(run_dir) / CENTRES), dt)
-
-
-def centres_to_params(arrays: dict, dt: float) -> NetworkParams:
-    """Network parameters from the arrays of ``centres.npz`` (tau_m in ms goes back through
-    its logit at ``dt``, in float32, so decay rates match the trained ones to rounding)."""
-    hidden = NeuronParams(
-        tau_logit=tau_to_logit(arrays["tau_m"], dt),
-        v_th=jnp.asarray(arrays["v_th"]),
-        v_rest=jnp.asarray(arrays["v_rest"]),
-        resistance=jnp.asarray(arrays["resistance"]),
-    )
-    return NetworkParams(
-        w_in=jnp.asarray(arrays["w_in"]),
-        w_out=jnp.asarray(arrays["w_out"]),
-        hidden=hidden,
-    )

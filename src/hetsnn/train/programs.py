@@ -13,7 +13,6 @@ import jax
 import jax.numpy as jnp
 
 from hetsnn.config import NeuronConfig
-from hetsnn.model import neurons
 from hetsnn.model.networks import NetworkParams
 from hetsnn.train.spec import RunSpec
 
@@ -22,7 +21,7 @@ _PROBE_STREAM = 0x9B0E  # fold-in constant for the probes' random choices
 
 
 @functools.partial(jax.jit, static_argnames=("spec",))
-def _init_states(spec: RunSpec, hidden: neurons.NeuronParams, rows: jax.Array, keys: jax.Array):
+def _init_states(spec: RunSpec, hidden, rows: jax.Array, keys: jax.Array):
     return jax.vmap(spec.trainer.init_seed, in_axes=(None, None, None, 0))(spec, hidden, rows, keys)
 
 
@@ -59,7 +58,8 @@ def compiled_chunk(spec: RunSpec, length: int, seeds: int):
 
     Compiled ahead of time and cached: a run with an equal spec reuses the program.
     """
-    shapes = jax.eval_shape(lambda: init_states(spec, NeuronConfig(), seed=0, seeds=seeds))
+    neuron = spec.network.neuron.config()  # the model's defaults: only shapes matter
+    shapes = jax.eval_shape(lambda: init_states(spec, neuron, seed=0, seeds=seeds))
     step = jax.vmap(functools.partial(spec.trainer.generation, spec), in_axes=(0, None))
 
     def run_chunk(states, data):

@@ -35,12 +35,13 @@ class RunSpec:
 
     @classmethod
     def from_config(cls, config: RunConfig) -> "RunSpec":
-        net, task = config.network, config.task
+        net, task, neuron = config.network, config.task, config.network.neuron
+        model = type(neuron).model
         network = FeedforwardSNN.around(
-            net, n_in=task.n_inputs, n_out=task.n_outputs, dt=net.neuron.dt
+            net, n_in=task.n_inputs, n_out=task.n_outputs, dt=neuron.dt, model=model
         )
-        neuron = net.neuron
-        genome = Genome(config.trainable, config.search_space, neuron.v_th - neuron.v_rest)
+        gap = neuron.v_th - neuron.v_rest
+        genome = Genome(config.trainable, config.search_space, gap, model)
         return cls(network, genome.layout, task, config.optimiser, rows=genome.rows)
 
     @property

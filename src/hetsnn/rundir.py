@@ -1,0 +1,122 @@
+"""The run-directory format: file names, the centres file and where a run's folders are.
+
+A run directory holds::
+
+    config.json      the RunConfig (a different config in the same directory is an error)
+    metrics.jsonl    one line per generation; every metric is a list over seeds
+    checkpoint.npz   the stacked per-seed trainer state after the last finished chunk
+    probes.jsonl     the task's recordings of each seed's current solution at generation 0
+                     and after every chunk (tasks with a probe only, e.g. firing rates)
+    properties.jsonl per trained neuron property, each seed's mean, std and cv over the
+                     hidden layer, and its quantiles, at generation 0 and after every
+                     chunk: how heterogeneity emerges during training
+    result.json      final evaluation (and the untrained network's, as a baseline) and
+                     timings (written last; its presence = done)
+    centres.npz      each seed's final hidden-layer properties (in natural units, keyed by
+                     the neuron model's ``Property.stored`` names) and weights
+
+An experiment's directory holds ``experiment.json`` and one such folder per point under
+``points/``. This module is the one place that names these files; the run loop writes
+them, reports and exports read them.
+"""
+
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+
+from hetsnn import storage
+from hetsnn.config import RunConfig
+from hetsnn.errors import RunDirError
+from hetsnn.model.networks import NetworkParams
+from hetsnn.model.neuron_models import model_of
+from hetsnn.model.neurons import NeuronConfig
+
+CONFIG, METRICS, CHECKPOINT, PROBES, RESULT, CENTRES, PROPERTIES = (
+    "config.json",
+    "metrics.jsonl",
+    "checkpoint.npz",
+    "probes.jsonl",
+    "result.json",
+    "centres.npz",
+    "properties.jsonl",
+)
+QUANTILES = np.linspace(0.0, 1.0, 101)  # levels of the quantiles in properties.jsonl
+
+
+def centre_keys(neuron: NeuronConfig) -> dict[str, str]:
+    """Property name -> its key in centres.npz (also its field in ``neuron``'s config),
+    for the model of ``neuron``, in table order: LIF's ``{"tau_m": "tau_m", "v_th":
+    "v_th", "v_rest": "v_rest", "R": "resistance"}``."""
+    return {p.name: p.stored for p in model_of(neuron).properties}
+
+
+def run_folders(run_dir: Path, holding: str) -> list[Path]:
+    """The runs of ``run_dir`` whose folder holds the file ``holding`` (e.g. METRICS for a
+    started run, CENTRES for a finished one): ``[run_dir]`` when it is a single run, else
+    its points' folders, sorted by name."""
+    run_dir = Path(run_dir)
+    if (run_dir / holding).exists():
+        return [run_dir]
+    return sorted(p for p in (run_dir / "points").glob("*") if (p / holding).exists())
+
+
+def claim_run_dir(run_dir: Path, config: RunConfig) -> None:
+    """Create ``run_dir`` for ``config``, or check that it already belongs to ``config``."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / CONFIG
+    if not path.exists():
+        foreign = [n for n in (CHECKPOINT, RESULT, METRICS, CENTRES) if (run_dir / n).exists()]
+        if foreign:
+            raise RunDirError(
+                f"{run_dir} holds {', '.join(foreign)} but no {CONFIG}: these files belong "
+                "to an unknown run; choose another directory or remove them"
+            )
+    if path.exists():
+        stored = storage.read_json(path, dict)
+        wanted = storage.as_json(config.to_dict())
+        if stored != wanted:
+            changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+            raise RunDirError(
+                f"{run_dir} holds a run with a different config (differs in {', '.join(changed)}): "
+                "choose another --out directory"
+            )
+    else:
+        storage.write_json(path, config.to_dict())
+
+
+def config_fingerprint(config: RunConfig) -> str:
+    """The fingerprint (:func:`hetsnn.storage.fingerprint`) its checkpoints carry."""
+    return storage.fingerprint(config.to_dict())
+
+
+def read_result(run_dir: Path) -> dict:
+    return storage.read_json(Path(run_dir) / RESULT, dict)
+
+
+def centre_arrays(params: NetworkParams, neuron: NeuronConfig) -> dict[str, np.ndarray]:
+    """The arrays of ``centres.npz`` (leading axis seeds): the hidden properties of
+    ``neuron``'s model in natural units (time constants in ms) and the weights.
+    :func:`centres_to_params` is the inverse."""
+    return {
+        **model_of(neuron).to_arrays(params.hidden, neuron.dt),
+        "w_in": np.asarray(params.w_in),
+        "w_out": np.asarray(params.w_out),
+    }
+
+
+def centres_to_params(arrays: dict, neuron: NeuronConfig) -> NetworkParams:
+    """Network parameters from the arrays of ``centres.npz`` of a run of ``neuron``'s
+    model (time constants in ms go back through their logits at ``neuron.dt``, in float32,
+    so decay rates match the trained ones to rounding)."""
+    return NetworkParams(
+        w_in=jnp.asarray(arrays["w_in"]),
+        w_out=jnp.asarray(arrays["w_out"]),
+        hidden=model_of(neuron).from_arrays(arrays, neuron.dt),
+    )
+
+
+def load_centres(run_dir: Path, neuron: NeuronConfig) -> NetworkParams:
+    """The final centres of a finished run of ``neuron``'s model as network parameters,
+    leading axis seeds."""
+    return centres_to_params(storage.load_arrays(Path(run_dir) / CENTRES), neuron)

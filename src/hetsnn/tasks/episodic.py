@@ -1,0 +1,36 @@
+"""What every task scored by greedy episodes shares (gymnax and Brax alike).
+
+A task of this kind defines ``episode_return(network, params, key, episode, data) ->
+float32`` (one greedy episode; ``episode`` is its number, ``data`` the task's data set or
+None) and the field ``episodes``; this mixin turns that into the task protocol's fitness,
+final score and (empty) probe.
+"""
+
+from dataclasses import replace
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+
+
+class EpisodicEvaluation:
+    """``evaluate``, ``final_score`` and ``probe`` from ``episode_return``."""
+
+    has_probe: ClassVar[bool] = False  # see probe()
+
+    def evaluate(self, network, params, key: jax.Array, data=None) -> jax.Array:
+        """Mean return over ``self.episodes`` episodes (numbered 0, 1, ...), a float32
+        scalar."""
+        keys = jax.random.split(key, self.episodes)
+        returns = jax.vmap(self.episode_return, in_axes=(None, None, 0, 0, None))(
+            network, params, keys, jnp.arange(self.episodes), data
+        )
+        return returns.mean()
+
+    def final_score(self, network, params, key: jax.Array, data, episodes: int) -> jax.Array:
+        """Mean greedy return over ``episodes`` episodes."""
+        return replace(self, episodes=episodes).evaluate(network, params, key, data)
+
+    def probe(self, network, params, data, key) -> None:
+        """No recordings beyond the metrics for episodic tasks."""
+        return None
