@@ -53,6 +53,12 @@ def _add_run(commands) -> None:
         help="neuron model of every point's hidden layer (default: lif): the Neuron arms "
         "train its LIF properties, its others stay at their defaults (docs/neurons.md)",
     )
+    run.add_argument(
+        "--protocol",
+        help="conventions of the paper's code lineage for every point: 'evojax' (all of "
+        "them), or switches joined by '+' (bipolar, current-readout, adam, index-ties, "
+        "one-episode, evojax-images); default: hetsnn's (docs/reproduction.md)",
+    )
     run.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--no-report", action="store_true", help="do not build the report")
@@ -91,6 +97,12 @@ def _add_readers(commands) -> None:
     )
     probe.set_defaults(handler=_probe)
     probe.add_argument("run_dir", type=Path)
+    probe.add_argument(
+        "--noise",
+        action="store_true",
+        help="instead of the controls: re-score the trained centres with Gaussian membrane "
+        "noise and with perturbations at the final search std (report/noise.md)",
+    )
     probe.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
 
@@ -168,6 +180,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _list(args) -> None:
     from hetsnn.experiments import EXPERIMENTS
+    from hetsnn.experiments.protocols import PROTOCOLS, SWITCHES
     from hetsnn.model.neuron_models import NEURON_MODELS
 
     for name, experiment in EXPERIMENTS.items():
@@ -176,6 +189,11 @@ def _list(args) -> None:
     print("\nneuron models (run --neuron NAME):")
     for name, model in NEURON_MODELS.items():
         print(f"{name:10s} {model.summary}")
+    print("\nprotocols (run --protocol NAME, or switches joined by '+'):")
+    for name, switches in PROTOCOLS.items():
+        print(f"{name:16s} {' + '.join(switches)}")
+    for name, switch in SWITCHES.items():
+        print(f"{name:16s} {switch.summary}")
 
 
 def _run(args) -> None:
@@ -204,6 +222,7 @@ def _run(args) -> None:
         after_point=_tensorboard if args.tensorboard else None,
         together={"auto": None, "yes": True, "no": False}[args.together],
         neuron=args.neuron,
+        protocol=args.protocol,
     )
     if args.tensorboard:
         print(f"TensorBoard: tensorboard --logdir {out / 'tensorboard'}")
@@ -221,9 +240,15 @@ def _report(args) -> None:
 
 
 def _probe(args) -> None:
+    _use_data_dir(args.data_dir)
+    if args.noise:
+        from hetsnn.report.noise import run_noise_probe
+
+        print(run_noise_probe(args.run_dir))
+        print(f"noise.md and noise.csv in {args.run_dir / 'report'}")
+        return
     from hetsnn.report.controls import run_controls
 
-    _use_data_dir(args.data_dir)
     print(run_controls(args.run_dir))
     print(f"controls.md, controls.csv and controls.png in {args.run_dir / 'report'}")
 

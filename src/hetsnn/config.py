@@ -32,6 +32,8 @@ CENTRE_OPTIMISERS = ("clipup", "sgd", "adam")
 DEFAULT_CENTRE_OPTIMISER = {"pgpe": "clipup", "open_es": "adam"}
 GRADIENT_NAMES = ("adam", "sgd")
 STATE_DTYPES = ("float32", "bfloat16")
+READOUTS = ("leaky", "current")
+TIE_BREAKS = ("average", "index")
 
 
 # Bounds on sizes: far above any study's needs, far below what would exhaust memory or
@@ -42,6 +44,10 @@ MAX_SEEDS = 10_000
 MAX_GENERATIONS = 10_000_000
 MAX_STATE_FLOATS = 2**33  # population x seeds x n_hidden membrane potentials (32 GiB)
 SEED_LIMIT = 2**32
+
+
+# (section, field, default) of RunConfig.to_dict that older run directories lack
+_LATER_FIELDS = (("network", "readout", "leaky"), ("optimiser", "ties", "average"))
 
 
 def clipup_cap(lr: float) -> float:
@@ -78,6 +84,10 @@ class NetworkConfig(HiddenLayer):
             f"network.state_dtype {self.state_dtype!r} is unknown: choose one of {STATE_DTYPES}",
         )
         positive_int(self.steps_per_input, "network.steps_per_input", 1000)
+        check(
+            self.readout in READOUTS,
+            f"network.readout {self.readout!r} is unknown: choose one of {READOUTS}",
+        )
         finite(self.readout_tau, "network.readout_tau")
         as_floats(self, "surrogate_alpha", "readout_tau")
         check(
@@ -115,6 +125,10 @@ class StrategyConfig:
             None (the default) takes :func:`clipup_cap` of ``lr``, 0.3 at the default rate.
         std_init: initial search standard deviation.
         std_lr: learning rate of the standard deviation (PGPE).
+        ties: how PGPE ranks equal rewards: "average" (evosax: tied individuals share their
+            mean rank) or "index" (EvoJAX's ``process_scores``: a stable argsort, so ties
+            are broken by the individual's index in EvoJAX's population order; see
+            :func:`hetsnn.optim.es.index_rank_fitness_shaping_fn`).
         eval_block: individuals simulated at once (None: the whole population). Smaller
             blocks bound memory (a block's state is ``eval_block x batch x n_hidden``
             floats per array); the blocks run one after another, unrolled in the compiled
@@ -131,6 +145,7 @@ class StrategyConfig:
     std_init: float = 0.1
     std_lr: float = 0.1
     eval_block: int | None = None
+    ties: str = "average"
 
     def __post_init__(self):
         _known_optimiser(self.name, STRATEGY_NAMES)
@@ -158,6 +173,14 @@ class StrategyConfig:
         for name in ("lr", "max_velocity", "std_init", "std_lr"):
             positive_number(getattr(self, name), f"optimiser.{name}")
         as_floats(self, "lr", "max_velocity", "std_init", "std_lr")
+        check(
+            self.ties in TIE_BREAKS,
+            f"optimiser.ties {self.ties!r} is unknown: choose one of {TIE_BREAKS}",
+        )
+        check(
+            self.ties == "average" or self.name == "pgpe",
+            f"optimiser.ties 'index' applies to pgpe only, not {self.name}",
+        )
         if self.eval_block is not None:
             positive_int(self.eval_block, "optimiser.eval_block")
             check(
@@ -288,6 +311,11 @@ class RunConfig:
         model = type(self.network.neuron).model
         if model != "lif":  # absent for LIF, as in run directories written before models
             data["network"]["neuron"] = {"model": model, **data["network"]["neuron"]}
+        # fields added later are left out at their defaults, so run directories written
+        # before them keep their config (and resume)
+        for part, key, default in _LATER_FIELDS:
+            if data[part].get(key, default) == default:
+                data[part].pop(key, None)
         data["trainable"] = list(self.trainable)
         # a field added later is left out at its default, so run directories written
         # before it keep their config (and resume)

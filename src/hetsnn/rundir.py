@@ -14,6 +14,11 @@ A run directory holds::
                      timings (written last; its presence = done)
     centres.npz      each seed's final hidden-layer properties (in natural units, keyed by
                      the neuron model's ``Property.stored`` names) and weights
+    selection.jsonl  each seed's current solution scored after every chunk (and at
+                     generation 0) on the selection split: held-out validation images, or
+                     greedy episodes of their own stream (never the test split)
+    best.npz         each seed's best solution so far by that score, as centres.npz, with
+                     ``generation`` and ``score`` per seed
 
 An experiment's directory holds ``experiment.json`` and one such folder per point under
 ``points/``. This module is the one place that names these files; the run loop writes
@@ -41,6 +46,7 @@ CONFIG, METRICS, CHECKPOINT, PROBES, RESULT, CENTRES, PROPERTIES = (
     "centres.npz",
     "properties.jsonl",
 )
+SELECTION, BEST = "selection.jsonl", "best.npz"
 QUANTILES = np.linspace(0.0, 1.0, 101)  # levels of the quantiles in properties.jsonl
 
 

@@ -8,7 +8,13 @@ import pytest
 from conftest import Interrupt, interrupt_after
 
 from hetsnn import storage
-from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
+from hetsnn.config import (
+    GradientConfig,
+    NetworkConfig,
+    NeuronConfig,
+    RunConfig,
+    StrategyConfig,
+)
 from hetsnn.errors import RunDirError, TrainingDiverged
 from hetsnn.rundir import CHECKPOINT, METRICS, PROPERTIES, RESULT, config_fingerprint
 from hetsnn.tasks import CartPoleTask
@@ -192,7 +198,10 @@ def test_a_checkpoint_is_checked_before_it_is_resumed(tmp_path):
         train(CONFIG, other, progress=False)
     poisoned = states.replace(search=states.search.replace(mean=states.search.mean * np.nan))
     storage.save_pytree(other / CHECKPOINT, poisoned, generation=4, config=fingerprint)
-    with pytest.raises(RunDirError, match="non-finite search state"):
+    with pytest.raises(RunDirError, match="non-finite trainer state"):
+        train(CONFIG, other, progress=False)
+    storage.save_pytree(other / CHECKPOINT, states, generation=4)  # no fingerprint at all
+    with pytest.raises(RunDirError, match="carries no config fingerprint"):
         train(CONFIG, other, progress=False)
     (other / CHECKPOINT).write_bytes(b"not a zip file")
     with pytest.raises(RunDirError, match="is damaged"):
@@ -224,3 +233,19 @@ def test_an_overflowing_search_state_stops_the_run(tmp_path):
     assert not (tmp_path / RESULT).exists()
     rows = storage.read_jsonl(tmp_path / METRICS)
     assert rows and not all(all(row["search_finite"]) for row in rows)
+
+
+def test_a_non_finite_bptt_checkpoint_is_refused(tmp_path):
+    """BPTT states are checked like ES states (the trainer's state_is_finite)."""
+    config = dataclasses.replace(
+        CONFIG, optimiser=GradientConfig(batch=4), generations=4, trainable=("weights",)
+    )
+    with pytest.raises(Interrupt):
+        train(config, tmp_path, progress=False, on_chunk=interrupt_after(2))
+    spec = RunSpec.from_config(config)
+    states = programs.init_states(spec, config.network.neuron, config.seed, config.seeds)
+    states, meta = storage.load_pytree(tmp_path / CHECKPOINT, states)
+    poisoned = states.replace(flat=states.flat.at[0, 3].set(np.nan))
+    storage.save_pytree(tmp_path / CHECKPOINT, poisoned, **meta)
+    with pytest.raises(RunDirError, match="non-finite trainer state"):
+        train(config, tmp_path, progress=False)

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from hetsnn import storage
 from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
 from hetsnn.errors import ConfigError, RunDirError
+from hetsnn.experiments import protocols
 from hetsnn.model.genome import PROPERTIES, WEIGHTS, hidden_size_for_budget
 from hetsnn.model.neuron_models import neuron_model
 from hetsnn.provenance import provenance
@@ -165,6 +166,7 @@ def manifest(
     points: list[Point],
     strategy: dict | None = None,
     neuron: str | None = None,
+    protocol: str | None = None,
 ) -> dict:
     data = {
         "experiment": experiment.name,
@@ -179,6 +181,8 @@ def manifest(
         data["strategy"] = strategy
     if neuron not in (None, "lif"):  # absent for LIF, as in older manifests
         data["neuron"] = neuron
+    if protocols.canonical(protocol):  # absent for the default conventions
+        data["protocol"] = protocols.canonical(protocol)
     return data
 
 
@@ -221,7 +225,7 @@ def describe_difference(stored: dict, wanted: dict) -> str:
         return f"another experiment or preset ({held})"
     old, new = stored.get("settings", {}), wanted["settings"]
     changes = [f"{k} {old.get(k)} -> {new.get(k)}" for k in sorted(new) if old.get(k) != new.get(k)]
-    for key in ("strategy", "neuron"):
+    for key in ("strategy", "neuron", "protocol"):
         if stored.get(key) != wanted.get(key):
             changes.append(f"{key} {stored.get(key)} -> {wanted.get(key)}")
     return f"{held} with other settings ({'; '.join(changes) or 'points differ'})"
@@ -239,6 +243,7 @@ def run_experiment(
     after_point: Callable[[Path], None] | None = None,
     together: bool | None = None,
     neuron: str | None = None,
+    protocol: str | None = None,
 ) -> Path:
     """Train every point of ``experiment`` at ``preset`` into ``out``; return ``out``.
 
@@ -256,8 +261,10 @@ def run_experiment(
 
     ``overrides`` change the preset's settings (seeds, generations); ``strategy`` changes
     the evolution strategy of every ES point (see :func:`with_strategy`); ``neuron`` names
-    the neuron model of every point (:func:`with_neuron`; None: the preset's, LIF). All are
-    recorded in ``out/experiment.json``, so a resume with other values is refused.
+    the neuron model of every point (:func:`with_neuron`; None: the preset's, LIF);
+    ``protocol`` applies a protocol or switches of :mod:`hetsnn.experiments.protocols`
+    (after the strategy and neuron; None: hetsnn's defaults). All are recorded in
+    ``out/experiment.json``, so a resume with other values is refused.
 
     Raises:
         RunDirError: ``out`` holds another experiment or config, or holds this one and
@@ -268,8 +275,10 @@ def run_experiment(
     out = Path(out)
     settings = experiment.resolve(preset, overrides)
     strategy = {k: v for k, v in (strategy or {}).items() if v is not None}
-    points = _points(experiment, settings, strategy, neuron)
-    wanted = storage.as_json(manifest(experiment, preset, settings, points, strategy, neuron))
+    points = _points(experiment, settings, strategy, neuron, protocol)
+    wanted = storage.as_json(
+        manifest(experiment, preset, settings, points, strategy, neuron, protocol)
+    )
     _claim(out, wanted, resume)
     for task in dict.fromkeys(p.config.task for p in points):  # fail before writing anything
         for split in ("train", "test"):
@@ -284,9 +293,11 @@ def run_experiment(
     return out
 
 
-def _points(experiment: Experiment, settings: Any, strategy: dict, neuron: str | None):
-    """The points of ``settings`` with the strategy and neuron model asked for, after
-    checking that the experiment takes them."""
+def _points(
+    experiment: Experiment, settings: Any, strategy: dict, neuron: str | None, protocol
+) -> list[Point]:
+    """The points of ``settings`` with the strategy, neuron model and protocol asked for,
+    after checking that the experiment takes them."""
     if strategy and experiment.jobs is not None:
         raise ConfigError(f"{experiment.name} trains no evolution strategy to change")
     if neuron is not None:
@@ -296,7 +307,15 @@ def _points(experiment: Experiment, settings: Any, strategy: dict, neuron: str |
             f"{experiment.name} is a study of jobs whose networks (reservoirs, the E/I "
             "network, STDP) are LIF only: drop --neuron"
         )
-    return with_neuron(with_strategy(experiment.make_points(settings), strategy), neuron)
+    if protocols.switches_of(protocol) and experiment.jobs is not None:
+        raise ConfigError(
+            f"{experiment.name} is a study of jobs: the protocols change trained networks "
+            "only; drop --protocol"
+        )
+    points = with_neuron(with_strategy(experiment.make_points(settings), strategy), neuron)
+    return [
+        dataclasses.replace(p, config=protocols.apply_protocol(p.config, protocol)) for p in points
+    ]
 
 
 def _claim(out: Path, wanted: dict, resume: bool) -> None:

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from hetsnn.model.neuron_interface import NeuronModel, Property
+from hetsnn.model.neuron_interface import NeuronModel, Property, with_noise
 from hetsnn.model.neurons import (
     LIF_PROPERTIES,
     LIFState,
@@ -137,13 +137,13 @@ class ALIFModel(NeuronModel):
             return spikes, binary_reset(u, gate, params.v_rest)
         return spikes, u * (1 - gate) + params.v_rest * gate
 
-    def step(self, params, state, current, spike_fn, detach_reset, store, compute):
+    def step(self, params, state, current, spike_fn, detach_reset, store, compute, noise=None):
         a_prev = state.a.astype(compute)
         fired, v = self._fire_and_reset(
             params, state.u.astype(compute), a_prev, spike_fn, detach_reset
         )
         a = (params.adaptation_decay * a_prev + fired).astype(store).astype(compute)
-        u = integrate(params, v, current).astype(store).astype(compute)
+        u = with_noise(integrate(params, v, current), noise).astype(store).astype(compute)
         threshold = params.v_th + params.beta * a
         spikes = spike_fn(u - threshold, threshold)
         return ALIFCarry(u=u.astype(store), a=a.astype(store)), u, spikes

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from hetsnn.model.neuron_interface import NeuronModel
+from hetsnn.model.neuron_interface import NeuronModel, with_noise
 from hetsnn.model.neurons import (
     LIF_PROPERTIES,
     LIFCarry,
@@ -85,9 +85,9 @@ class BipolarModel(NeuronModel):
             return binary_reset(u, gate, params.v_rest)
         return u * (1 - gate) + params.v_rest * gate
 
-    def step(self, params, state, current, spike_fn, detach_reset, store, compute):
+    def step(self, params, state, current, spike_fn, detach_reset, store, compute, noise=None):
         v = self._reset(params, state.u.astype(compute), spike_fn, detach_reset)
-        u = integrate(params, v, current).astype(store).astype(compute)
+        u = with_noise(integrate(params, v, current), noise).astype(store).astype(compute)
         spikes, _ = self.fire(params, u, spike_fn)
         return LIFCarry(u=u.astype(store)), u, spikes
 

@@ -1,8 +1,11 @@
-"""Feedforward spiking perceptron: input -> hidden LIF layer -> membrane read-out.
+"""Feedforward spiking perceptron: input -> hidden spiking layer -> membrane read-out.
 
 The input (an observation, or an image) enters the hidden layer as a current at every
 simulation step; the read-out is a layer of non-spiking leaky integrators whose membrane
-potentials are the output (action preferences or class logits). Both layers have no biases.
+potentials are the output (action preferences or class logits), or (``readout="current"``,
+the authors' convention: a dense layer on the current step's spikes, ``MLPs`` in their
+``policy/mlp_snn.py``) the current step's ``spikes @ w_out`` with no state. Both layers
+have no biases.
 Weights use LeCun-normal initialisation (variance 1 / fan_in, truncated normal).
 
 One call of :meth:`FeedforwardSNN.step` presents one input for ``steps_per_input``
@@ -68,6 +71,19 @@ class NetworkState:
         return self.hidden.u
 
 
+@struct.dataclass
+class NoisyCarry:
+    """A neuron model's carried state with the PRNG key of its membrane noise (only when
+    :attr:`FeedforwardSNN.membrane_noise` is on and the state was started with a key)."""
+
+    inner: Any
+    key: jax.Array
+
+    @property
+    def u(self) -> jax.Array:
+        return self.inner.u
+
+
 @dataclass(frozen=True, kw_only=True)
 class HiddenLayer:
     """How the hidden layer is sized and simulated: the one definition of the network's
@@ -79,6 +95,8 @@ class HiddenLayer:
         n_hidden: hidden neurons.
         steps_per_input: simulation steps each input is presented for.
         readout_tau: time constant of the read-out integrators in ms (homogeneous, fixed).
+        readout: "leaky" (integrators of time constant ``readout_tau``) or "current" (the
+            current step's ``spikes @ w_out``, no state; ``readout_tau`` unused).
         surrogate, surrogate_alpha: spike surrogate for gradient training (see surrogates).
         detach_reset: cut the gradient through the reset (see neurons.lif_step).
         state_dtype: dtype the membrane potentials are stored in between steps,
@@ -91,6 +109,7 @@ class HiddenLayer:
     n_hidden: int = 128
     steps_per_input: int = 1
     readout_tau: float = 20.0
+    readout: str = "leaky"
     surrogate: str = "arctan"
     surrogate_alpha: float = 2.0
     detach_reset: bool = False
@@ -106,12 +125,16 @@ class FeedforwardSNN(HiddenLayer):
         dt: Euler step in ms.
         model: the hidden neurons' model, a name in
             :data:`hetsnn.model.neuron_models.NEURON_MODELS`.
+        membrane_noise: std (voltage) of Gaussian noise added to every hidden neuron's
+            potential at every step before it fires; 0 (training) adds none. A state
+            started without a key (:meth:`init_state`) runs noise-free either way.
     """
 
     n_in: int
     n_out: int
     dt: float = 5.0
     model: str = "lif"
+    membrane_noise: float = 0.0
 
     @classmethod
     def around(
@@ -137,20 +160,27 @@ class FeedforwardSNN(HiddenLayer):
             hidden=hidden,
         )
 
-    def init_state(self, params: NetworkParams, batch_shape: tuple[int, ...] = ()) -> NetworkState:
+    def init_state(
+        self,
+        params: NetworkParams,
+        batch_shape: tuple[int, ...] = (),
+        noise_key: jax.Array | None = None,
+    ) -> NetworkState:
         """Every neuron at rest (a potential of v_rest resets to v_rest, spike or not);
-        read-out at 0; both stored as ``state_dtype``."""
+        read-out at 0; both stored as ``state_dtype``. With ``membrane_noise`` on,
+        ``noise_key`` starts the noise (tasks pass one derived from the episode's key)."""
         rest = self.neuron.rest(params.hidden, batch_shape)
+        hidden = jax.tree.map(lambda x: x.astype(self.state_dtype), rest)
+        if self.membrane_noise and noise_key is not None:
+            hidden = NoisyCarry(hidden, noise_key)
         return NetworkState(
-            hidden=jax.tree.map(lambda x: x.astype(self.state_dtype), rest),
-            readout=jnp.zeros((*batch_shape, self.n_out), self.state_dtype),
+            hidden=hidden, readout=jnp.zeros((*batch_shape, self.n_out), self.state_dtype)
         )
 
     def potential(self, params: NetworkParams, state: NetworkState) -> LIFState:
         """The hidden potentials after the last step's reset, ``v: (..., n_hidden)``."""
-        return self.neuron.after_reset(
-            params.hidden, state.hidden, self.spike_fn, self.detach_reset
-        )
+        hidden = state.hidden.inner if isinstance(state.hidden, NoisyCarry) else state.hidden
+        return self.neuron.after_reset(params.hidden, hidden, self.spike_fn, self.detach_reset)
 
     @property
     def spike_fn(self) -> SpikeFn:
@@ -179,20 +209,42 @@ class FeedforwardSNN(HiddenLayer):
         current = x @ params.w_in
         if self.steps_per_input > 1:
             return self._trace_held_input(params, state, current)
+        state, readouts, events, us = self._step_by_step(params, state, current)
+        return state, readouts[-1], events, us
+
+    def trace_readouts(
+        self, params: NetworkParams, state: NetworkState, x: jax.Array
+    ) -> tuple[NetworkState, jax.Array, jax.Array, jax.Array]:
+        """:meth:`trace`, returning the read-out after *every* simulation step,
+        ``(steps_per_input, ..., n_out)``, in place of the last one (the input current
+        computed once for all steps)."""
+        return self._step_by_step(params, state, x @ params.w_in)
+
+    def _step_by_step(self, params, state, current):
+        """``steps_per_input`` steps on the held input ``current``, each step's read-out
+        computed: ``(state, readouts (steps, ..., n_out), events, u)``."""
         store, compute = self._dtypes()
         readout_decay = self.dt / self.readout_tau
 
         def sim_step(carry, _):
             hidden, readout = carry
             hidden, u, spikes = self._hidden_step(params, hidden, current)
-            readout = leaky_readout(readout.astype(compute), spikes @ params.w_out, readout_decay)
-            return (hidden, readout.astype(store)), (spikes, u)
+            if self.readout == "current":
+                readout = spikes @ params.w_out
+            else:
+                readout = leaky_readout(
+                    readout.astype(compute), spikes @ params.w_out, readout_decay
+                )
+            return (hidden, readout.astype(store)), (spikes, u, readout.astype(compute))
 
-        (hidden, readout), (spikes, us) = jax.lax.scan(
-            sim_step, (state.hidden, state.readout), length=self.steps_per_input
+        (hidden, readout), (spikes, us, readouts) = jax.lax.scan(
+            sim_step,
+            (state.hidden, state.readout),
+            length=self.steps_per_input,
+            unroll=self.steps_per_input > 1,  # a held input's few steps: fused by XLA
         )
         events = self.neuron.events(spikes).sum(0)
-        return NetworkState(hidden=hidden, readout=readout), readout.astype(compute), events, us
+        return NetworkState(hidden=hidden, readout=readout), readouts, events, us
 
     def _hidden_step(self, params, hidden, current):
         """One simulation step of the hidden layer (:meth:`NeuronModel.step`): reset what
@@ -200,21 +252,35 @@ class FeedforwardSNN(HiddenLayer):
         ``(hidden, u, spikes)``, ``u`` rounded to the stored dtype first, so that the next
         step's reset agrees with the spikes."""
         store, compute = self._dtypes()
+        if isinstance(hidden, NoisyCarry):  # the noise probe: draw this step's noise
+            key, draw = jax.random.split(hidden.key)
+            noise = self.membrane_noise * jax.random.normal(draw, hidden.u.shape, compute)
+            inner, u, spikes = self.neuron.step(
+                params.hidden, hidden.inner, current, self.spike_fn, self.detach_reset,
+                store, compute, noise=noise,
+            )  # fmt: skip
+            return NoisyCarry(inner, key), u, spikes
         return self.neuron.step(
             params.hidden, hidden, current, self.spike_fn, self.detach_reset, store, compute
         )
 
     def _trace_step(self, params, carry, current):
         """:meth:`_hidden_step` carrying the decayed spike trace ``z <- (1 - a) z + a s``
-        (``a = dt / readout_tau``) in place of the read-out: ``((hidden, z), (spikes, u))``."""
+        (``a = dt / readout_tau``; the last step's spikes ``z <- s`` for the current
+        read-out) in place of the read-out: ``((hidden, z), (spikes, u))``."""
         hidden, z = carry
         hidden, u, spikes = self._hidden_step(params, hidden, current)
+        if self.readout == "current":
+            return (hidden, spikes), (spikes, u)
         a = self.dt / self.readout_tau
         return (hidden, z + a * (spikes - z)), (spikes, u)
 
     def _readout_from_trace(self, params, state, z, steps: int) -> jax.Array:
         """The read-out ``steps`` simulation steps after ``state`` whose spikes left the
-        trace ``z``: ``(1 - a)^steps readout_0 + z @ w_out``."""
+        trace ``z``: ``(1 - a)^steps readout_0 + z @ w_out`` (``z @ w_out`` for the current
+        read-out, which keeps nothing of ``readout_0``)."""
+        if self.readout == "current":
+            return z @ params.w_out
         a = self.dt / self.readout_tau
         carried = state.readout.astype(self._dtypes()[1]) * (1 - a) ** steps
         return carried + z @ params.w_out

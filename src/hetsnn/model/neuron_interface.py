@@ -75,6 +75,11 @@ class Property:
         return decay_logit(natural, dt) if self.kind == "time_constant" else natural
 
 
+def with_noise(u: jax.Array, noise: jax.Array | None) -> jax.Array:
+    """``u + noise``, or ``u`` itself when there is no noise."""
+    return u if noise is None else u + noise
+
+
 class NeuronModel:
     """The interface of a neuron model; subclasses fill in the class attributes and
     :meth:`step`, :meth:`after_reset` and :meth:`reset_jacobian`.
@@ -152,6 +157,7 @@ class NeuronModel:
         detach_reset: bool,
         store: jnp.dtype,
         compute: jnp.dtype,
+        noise: jax.Array | None = None,
     ) -> tuple[Any, jax.Array, jax.Array]:
         """One simulation step: reset what the last step fired, integrate ``current``,
         fire.
@@ -163,6 +169,9 @@ class NeuronModel:
             detach_reset: cut the gradient through the reset.
             store, compute: the dtype the state is stored in between steps, and the one
                 the step computes in.
+            noise: added to the integrated potential before it fires (membrane noise,
+                ``(..., n_neurons)``), or None; :func:`with_noise` does it. The network
+                passes it only when a noise probe asks for it.
 
         Returns:
             ``(state, u, spikes)``: the new state (as ``store``), the pre-reset

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from hetsnn.model.neuron_interface import NeuronModel, Property, decay_logit
+from hetsnn.model.neuron_interface import NeuronModel, Property, decay_logit, with_noise
 from hetsnn.model.surrogates import SpikeFn, arctan, heaviside
 from hetsnn.validate import as_floats, check, finite
 
@@ -260,9 +260,9 @@ class LIFModel(NeuronModel):
         """Every neuron at its resting potential (which resets to itself, spike or not)."""
         return LIFCarry(u=init_state(params, batch_shape).v)
 
-    def step(self, params, state, current, spike_fn, detach_reset, store, compute):
+    def step(self, params, state, current, spike_fn, detach_reset, store, compute, noise=None):
         reset, _ = fire_and_reset(params, state.u.astype(compute), spike_fn, detach_reset)
-        u = integrate(params, reset.v, current).astype(store).astype(compute)
+        u = with_noise(integrate(params, reset.v, current), noise).astype(store).astype(compute)
         return LIFCarry(u=u.astype(store)), u, spike_fn(u - params.v_th, params.v_th)
 
     def after_reset(self, params, state, spike_fn, detach_reset) -> LIFState:

@@ -11,7 +11,8 @@ centre moved by ``StrategyConfig.centre_optimiser``: ClipUp (lr 0.15, max veloci
 default, or plain SGD (EvoJAX's default) or Adam. evosax's PGPE centre gradient,
 ``(f+ - f-) . z_scaled / population``, equals EvoJAX's ``mean(0.5 (f+ - f-) noise)``, and
 both map ranks linearly onto [-0.5, 0.5] (evosax averages tied ranks, EvoJAX breaks ties by
-sort order), so ``centre_optimiser="sgd"`` at lr 0.15 is EvoJAX's default update.
+sort order: ``StrategyConfig.ties`` picks), so ``centre_optimiser="sgd"`` at lr 0.15 with
+``ties="index"`` is EvoJAX's default update.
 """
 
 from dataclasses import dataclass
@@ -34,6 +35,44 @@ def sanitize_rewards(rewards: jax.Array) -> jax.Array:
     return jnp.where(jnp.isfinite(rewards), rewards, worst)
 
 
+def evojax_order(population_size: int) -> jax.Array:
+    """``(pop,)`` int32: the index in EvoJAX's PGPE population of each individual of evosax's.
+
+    evosax's PGPE stacks the ``+`` perturbations, then the ``-`` ones (``[mean + z_1, ...,
+    mean + z_P/2, mean - z_1, ...]``); EvoJAX's interleaves each pair (``[mean + z_1, mean -
+    z_1, mean + z_2, ...]``, ``ask_func`` in ``evojax/algo/pgpe.py``).
+    """
+    half = population_size // 2
+    i = jnp.arange(population_size)
+    return jnp.where(i < half, 2 * i, 2 * (i - half) + 1)
+
+
+def index_rank_fitness_shaping_fn(population, fitness: jax.Array, state, params) -> jax.Array:
+    """Centred ranks in [-0.5, 0.5] with ties broken by index, as EvoJAX does.
+
+    EvoJAX's ``process_scores`` (``evojax/algo/pgpe.py``; the same in the fork the paper's
+    first author used) ranks the *scores* (higher is better) by a stable argsort, ``ranks =
+    ranks.at[x.argsort()].set(arange)``, and returns ``ranks / ranks.max() - 0.5``: among
+    equal scores, the individual earlier in EvoJAX's population order gets the lower rank.
+    evosax minimises ``fitness = -score`` and its PGPE orders the population differently
+    (:func:`evojax_order`), so this returns the negation of EvoJAX's shaped score of each
+    individual: evosax's update then sees EvoJAX's ranks. (evosax's own
+    ``centered_rank_fitness_shaping_fn`` gives tied individuals their mean rank.)
+
+    Args:
+        fitness: ``(pop,)`` evosax fitness (lower is better), finite.
+    """
+    order = evojax_order(fitness.shape[-1])
+    scores = jnp.zeros_like(fitness).at[order].set(-fitness)  # EvoJAX order, higher better
+    ranks = (
+        jnp.zeros(scores.shape, jnp.int32)
+        .at[jnp.argsort(scores, stable=True)]
+        .set(jnp.arange(scores.shape[-1], dtype=jnp.int32))
+    )
+    shaped = ranks / ranks.max() - 0.5
+    return -shaped[order]
+
+
 def concrete(tree):
     """Strip weak types so a jitted generation compiles once (docs/stack.md)."""
     return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
@@ -46,6 +85,9 @@ def centre_update(config: StrategyConfig) -> optax.GradientTransformation:
     return {"sgd": optax.sgd, "adam": optax.adam}[config.centre_optimiser](config.lr)
 
 
+SHAPING = {"average": centered_rank_fitness_shaping_fn, "index": index_rank_fitness_shaping_fn}
+
+
 def _build(config: StrategyConfig, solution: jax.Array):
     """(evosax algorithm, its params) for ``config``; ``solution`` fixes the dimension."""
     pop = config.population
@@ -54,7 +96,7 @@ def _build(config: StrategyConfig, solution: jax.Array):
             pop,
             solution,
             optimizer=centre_update(config),
-            fitness_shaping_fn=centered_rank_fitness_shaping_fn,
+            fitness_shaping_fn=SHAPING[config.ties],
         )
         return es, es.default_params.replace(std_init=config.std_init, std_lr=config.std_lr)
     if config.name == "open_es":

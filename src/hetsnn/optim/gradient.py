@@ -152,14 +152,13 @@ def reinforce_loss(flat: jax.Array, spec: Problem, base: GenomeBase, key, data=N
 
 
 def supervised_loss(flat: jax.Array, spec: Problem, base: GenomeBase, key, data):
-    """``(loss, Rollout)``: mean softmax cross-entropy of the read-out potentials (the
-    logits) on ``optimiser.batch`` labelled inputs drawn from ``data``."""
+    """``(loss, Rollout)``: the task's training loss (mean softmax cross-entropy of the
+    read-out potentials) on ``optimiser.batch`` labelled inputs drawn from ``data``."""
     params = spec.genome.unflatten(flat, base)
     inputs, labels = spec.task.sample_batch(key, data, spec.optimiser.batch)
-    logits, _, u = spec.task.forward(spec.network, params, inputs, key)
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+    loss, scores, u = spec.task.training_loss(spec.network, params, inputs, labels, key)
     rollout = Rollout(
-        returns=spec.task.scores(logits, labels),
+        returns=scores,
         u=jax.lax.stop_gradient(jnp.moveaxis(u, 0, 1)[:, None]),  # (B, 1, steps, H)
         alive=jnp.ones((labels.shape[0], 1), jnp.float32),
     )

@@ -14,6 +14,7 @@ erase. For every finished memory point this replays each seed's final centre on 
 * the median margin of the rewarded episodes (0 for a tie).
 """
 
+import dataclasses
 from functools import partial
 from pathlib import Path
 
@@ -51,7 +52,8 @@ def point_margins(folder: Path) -> np.ndarray:
     config = RunConfig.from_dict(storage.read_json(folder / CONFIG))
     spec = RunSpec.from_config(config)
     params = load_centres(folder, config.network.neuron)
-    return np.asarray(_margins(spec.task, spec.network, params))
+    task = dataclasses.replace(spec.task, cue="alternate")  # episode 0 cue -1, 1 cue +1
+    return np.asarray(_margins(task, spec.network, params))
 
 
 def episode_rewards(margins: np.ndarray) -> np.ndarray:

@@ -12,6 +12,14 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 
+NOISE_STREAM = 0x4015E  # fold-in constant for the membrane noise of a noise probe
+
+
+def noise_key(key: jax.Array | None) -> jax.Array | None:
+    """The key an episode's (or batch's) membrane noise is drawn from: ``key`` folded with
+    :data:`NOISE_STREAM` (unused unless the network's ``membrane_noise`` is on)."""
+    return None if key is None else jax.random.fold_in(key, NOISE_STREAM)
+
 
 class EpisodicEvaluation:
     """``evaluate``, ``final_score`` and ``probe`` from ``episode_return``."""

@@ -14,20 +14,28 @@ at time max(0, k - 1):
 So the decision comes N - 1 steps after the last sight of the cue. The network input is
 (time entry, c_t); the query entry is dropped (always 0 with one context bit). Episodes
 alternate the cue (-1, +1, -1, ...), so an even ``episodes`` is exactly balanced and a
-memoryless policy scores 0; a deterministic network needs only ``episodes = 2``.
+memoryless policy scores 0; a deterministic network needs only ``episodes = 2``. With
+``cue="random"`` the training fitness draws each episode's cue from its key instead (the
+EvoJAX convention the paper's first author used: one episode per generation, one reset key
+for the whole population, so one random cue per generation); the final score always
+alternates the cues, so it stays exact.
 
 As the actions change nothing before a_N, the training fitness runs each episode open-loop
 (:meth:`MemoryTask.episode_return`); recorded and REINFORCE episodes step gymnax.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 from gymnax.environments.bsuite.memory_chain import EnvParams
 
+from hetsnn.errors import ConfigError
 from hetsnn.tasks.base import EpisodeRecord, GymnaxTask, make_env, require_positive
+from hetsnn.tasks.episodic import EpisodicEvaluation, noise_key
+
+CUES = ("alternate", "random")
 
 _TIME_REMAINING, _CONTEXT = 0, 2  # entries of gymnax's observation that the network sees
 
@@ -40,10 +48,19 @@ class MemoryTask(GymnaxTask):
     env_id: ClassVar[str] = "MemoryChain-bsuite"
     memory_length: int = 10
     episodes: int = 2
+    cue: str = "alternate"
 
     def __post_init__(self):
         super().__post_init__()
         require_positive(self, "memory_length")
+        if self.cue not in CUES:
+            raise ConfigError(f"task memory: unknown cue {self.cue!r}: choose one of {CUES}")
+
+    def to_dict(self) -> dict:
+        data = super().to_dict()
+        if data["cue"] == "alternate":  # added later: absent at its default, as before
+            del data["cue"]
+        return data
 
     @property
     def n_inputs(self) -> int:
@@ -68,7 +85,8 @@ class MemoryTask(GymnaxTask):
 
     def reset(self, key: jax.Array, episode: jax.Array):
         _, state = make_env(self.env_id).reset(key, self.env_params())
-        return state.replace(context=jnp.full_like(state.context, self.cue_action(episode)))
+        cue = self.cue_action(episode, key)
+        return state.replace(context=jnp.full_like(state.context, cue))
 
     def observe(self, obs: jax.Array, env_state) -> jax.Array:
         """The (time, cue) entries of the observation gymnax returned, as bsuite shows it."""
@@ -107,14 +125,25 @@ class MemoryTask(GymnaxTask):
         them), unless the two read-outs of a_N lie within float rounding of each other.
         """
         readout = network.final_readout(
-            params, network.init_state(params), self.inputs(key, episode)
+            params, network.init_state(params, noise_key=noise_key(key)), self.inputs(key, episode)
         )
-        recalled = jnp.argmax(readout) == self.cue_action(episode)
+        key_reset, _ = jax.random.split(key)  # the half inputs() resets with
+        recalled = jnp.argmax(readout) == self.cue_action(episode, key_reset)
         return jnp.where(recalled, 1.0, -1.0)
 
-    def cue_action(self, episode: jax.Array) -> jax.Array:
-        """The rewarded action of episode number ``episode`` (its cue is 2 a - 1)."""
+    def cue_action(self, episode: jax.Array, key_reset: jax.Array | None = None) -> jax.Array:
+        """The rewarded action of episode number ``episode`` (its cue is 2 a - 1): the
+        episode's parity, or with ``cue="random"`` a fair coin drawn from the episode's
+        reset key."""
+        if self.cue == "random":
+            return jax.random.bernoulli(key_reset).astype(jnp.int32)
         return episode % 2
+
+    def final_score(self, network, params, key, data, episodes: int) -> jax.Array:
+        """Mean greedy return over ``episodes`` episodes of alternating cues (exact for a
+        deterministic network, whatever the training fitness's ``cue``)."""
+        task = replace(self, episodes=episodes, cue="alternate")
+        return EpisodicEvaluation.evaluate(task, network, params, key, data)
 
     def decision_margin(self, record: EpisodeRecord, episode: jax.Array) -> jax.Array:
         """How clearly the rewarded decision recalls the cue, a float32 scalar in [-2, 2].
@@ -126,6 +155,6 @@ class MemoryTask(GymnaxTask):
         recalls that also clear a margin (:mod:`hetsnn.report.margins`).
         """
         last = record.readouts[-1]
-        correct = self.cue_action(episode)
+        correct = (record.inputs[0, 1] > 0).astype(jnp.int32)  # the cue the episode showed
         margin = last[correct] - last[1 - correct]
         return margin / jnp.maximum(jnp.abs(record.readouts).max(), jnp.finfo(jnp.float32).tiny)

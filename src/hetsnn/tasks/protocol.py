@@ -85,3 +85,6 @@ class Supervised(Task, Protocol):
 
     def scores(self, logits: jax.Array, labels: jax.Array) -> jax.Array:
         """Per-input score of the task's fitness (1.0 for a correct class)."""
+
+    def training_loss(self, network, params, inputs, labels, key: jax.Array):
+        """``(loss, scores (B,), pre-reset potentials)`` of a labelled batch for BPTT."""

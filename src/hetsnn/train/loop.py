@@ -38,13 +38,14 @@ from hetsnn.rundir import (
     PROPERTIES,
     QUANTILES,
     RESULT,
+    SELECTION,
     centre_arrays,
     centre_keys,
     claim_run_dir,
     config_fingerprint,
     read_result,
 )
-from hetsnn.train import programs
+from hetsnn.train import programs, selection
 from hetsnn.train.spec import RunSpec
 
 
@@ -175,7 +176,7 @@ def _resume_state(config: RunConfig, spec: RunSpec, run_dir: Path, states) -> tu
         storage.truncate_jsonl(
             run_dir / METRICS, lambda row: row.get("generation", done + 1) <= done
         )
-        for name in (PROBES, PROPERTIES):
+        for name in (PROBES, PROPERTIES, SELECTION):
             storage.truncate_jsonl(run_dir / name, lambda row: row.get("generation", done) < done)
     except storage.DamagedFile as error:
         raise RunDirError(f"{error}: {fix}") from None
@@ -238,9 +239,11 @@ def _train_runs(runs: list[_Run], done: int, progress, description, on_chunk):
     config, spec = runs[0].config, runs[0].spec  # the program's spec is the same for all
     train_data = jax.device_put(spec.task.load_data("train"))
     test_data = jax.device_put(spec.task.load_data("test"))
+    select_data = selection.selection_data(spec.task)
     for run in runs:
         record_probe(run.spec, run.states, test_data, config.seed, done, run.run_dir)
         record_properties(run.config, run.spec, run.states, done, run.run_dir)
+        selection.record_selection(run.config, run.spec, run.states, select_data, done, run.run_dir)
     seeds = config.seeds * len(runs)  # every run's seeds in one batch
 
     compile_seconds, train_seconds, trained = 0.0, 0.0, 0
@@ -276,6 +279,9 @@ def _train_runs(runs: list[_Run], done: int, progress, description, on_chunk):
                 )
                 record_probe(run.spec, run.states, test_data, config.seed, done, run.run_dir)
                 record_properties(run.config, run.spec, run.states, done, run.run_dir)
+                selection.record_selection(
+                    run.config, run.spec, run.states, select_data, done, run.run_dir
+                )
             bar.update(length)
             bar.set_postfix(centre=f"{float(np.mean(metrics['centre_reward'][-1])):.3g}")
             if on_chunk is not None:
@@ -363,6 +369,7 @@ def _final_result(
         "initial_centre_reward": initial_rewards.tolist(),
         "last_generation_reward_mean": last["reward_mean"],
         "last_generation_reward_std": last["reward_std"],
+        "best_centre": selection.best_centre_result(config, spec, test_data, run_dir),
         "timing": {
             "compile_seconds": compile_seconds,
             "train_seconds": train_seconds,

@@ -18,6 +18,7 @@ from hetsnn.train.spec import RunSpec
 
 _EVAL_STREAM = 0x5EED  # fold-in constant for the final-evaluation episodes
 _PROBE_STREAM = 0x9B0E  # fold-in constant for the probes' random choices
+SELECTION_STREAM = 0x5E1EC7  # fold-in constant for the periodic (selection) evaluations
 
 
 @functools.partial(jax.jit, static_argnames=("spec",))
@@ -86,11 +87,14 @@ def _evaluate_params(spec: RunSpec, params, data, key: jax.Array, episodes: int)
     return jax.vmap(one)(params)
 
 
-def evaluate_params(spec: RunSpec, params: NetworkParams, data, episodes: int, seed: int):
+def evaluate_params(
+    spec: RunSpec, params: NetworkParams, data, episodes: int, seed: int, stream=_EVAL_STREAM
+):
     """Network parameters ``params`` (leading axis: seeds) on the task's final score,
     ``(seeds,)``: the episodes (or test split) :func:`evaluate_centres` uses, so saved or
-    altered centres are re-scored on exactly those."""
-    key = jax.random.fold_in(jax.random.key(seed), _EVAL_STREAM)
+    altered centres are re-scored on exactly those. Another ``stream`` plays other
+    episodes (:data:`SELECTION_STREAM`: the periodic evaluations)."""
+    key = jax.random.fold_in(jax.random.key(seed), stream)
     return _evaluate_params(spec, params, data, key, episodes)
 
 
