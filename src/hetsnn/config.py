@@ -1,7 +1,9 @@
 """Validated, JSON-serialisable configuration of one training run.
 
 Everything a run needs is here; the config is saved with the run, and the same config on
-the same machine gives the same numbers. Invalid values raise :class:`ConfigError` with a
+the same machine gives the same numbers. Each trainer owns its config (``StrategyConfig``
+in :mod:`hetsnn.optim.evolution`, ``GradientConfig`` in :mod:`hetsnn.optim.gradient`);
+both are importable from here too. Invalid values raise :class:`ConfigError` with a
 one-line message that names the field and the fix.
 """
 
@@ -14,6 +16,15 @@ from hetsnn.model.networks import HiddenLayer
 from hetsnn.model.neuron_models import model_of, neuron_model
 from hetsnn.model.neurons import NeuronConfig
 from hetsnn.model.surrogates import SURROGATES
+from hetsnn.optim import TRAINERS, Optimiser, optimiser_config
+from hetsnn.optim.evolution import (  # noqa: F401  (re-exported: the configs' old home)
+    CENTRE_OPTIMISERS,
+    DEFAULT_CENTRE_OPTIMISER,
+    STRATEGY_NAMES,
+    StrategyConfig,
+    clipup_cap,
+)
+from hetsnn.optim.gradient import GRADIENT_NAMES, GradientConfig  # noqa: F401
 from hetsnn.tasks import TASKS, Task, task_from_dict
 from hetsnn.validate import (
     as_floats,
@@ -26,20 +37,13 @@ from hetsnn.validate import (
     positive_number,
 )
 
-STRATEGY_NAMES = ("pgpe", "open_es", "snes", "cma_es")
-CENTRE_OPTIMISERS = ("clipup", "sgd", "adam")
-# The centre update of each strategy that has one (an optax transformation).
-DEFAULT_CENTRE_OPTIMISER = {"pgpe": "clipup", "open_es": "adam"}
-GRADIENT_NAMES = ("adam", "sgd")
 STATE_DTYPES = ("float32", "bfloat16")
 READOUTS = ("leaky", "current")
-TIE_BREAKS = ("average", "index")
 
 
 # Bounds on sizes: far above any study's needs, far below what would exhaust memory or
 # run for ever, so a typo (an extra digit, 2**31 seeds) fails at once with a clear message.
 MAX_NEURONS = 2**20
-MAX_POPULATION = 2**20
 MAX_SEEDS = 10_000
 MAX_GENERATIONS = 10_000_000
 MAX_STATE_FLOATS = 2**33  # population x seeds x n_hidden membrane potentials (32 GiB)
@@ -48,21 +52,6 @@ SEED_LIMIT = 2**32
 
 # (section, field, default) of RunConfig.to_dict that older run directories lack
 _LATER_FIELDS = (("network", "readout", "leaky"), ("optimiser", "ties", "average"))
-
-
-def clipup_cap(lr: float) -> float:
-    """ClipUp's velocity cap for a centre learning rate ``lr`` when none is given:
-    ``2 x lr``, the ratio EvoTorch (from the ClipUp authors) derives when only the rate is
-    given. The one place the rule lives: :class:`StrategyConfig` and the command line's
-    ``--centre-lr`` both apply it."""
-    return 2 * lr
-
-
-def _known_optimiser(name: str, kind: tuple[str, ...]) -> None:
-    check(
-        name in kind,
-        f"optimiser.name {name!r} is unknown: choose one of {STRATEGY_NAMES + GRADIENT_NAMES}",
-    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,132 +90,10 @@ class NetworkConfig(HiddenLayer):
         )
 
 
-@dataclass(frozen=True)
-class StrategyConfig:
-    """Evolution strategy (evosax) and its hyper-parameters.
-
-    The PGPE defaults (population 256, centre lr 0.15, std_init 0.1, std_lr 0.1; evosax's
-    std change cap of 20 % per generation) are EvoJAX's ``PGPE`` constructor defaults, the
-    values the paper cites. The centre update is not: EvoJAX's default
-    (``optimizer=None``) is plain SGD, with ``"clipup"`` (momentum 0.9, max speed 0.15 by
-    default) and ``"adam"`` as options, and the paper names none. hetsnn defaults to
-    ClipUp (Toklu et al. 2020) with max velocity 0.3 = 2 x lr, the ratio EvoTorch (from the
-    ClipUp authors) derives when only the rate is given. At paper scale on a GPU ClipUp and
-    Adam (lr 0.01) learned alike and SGD far less (docs/reproduction.md).
-
-    Attributes:
-        name: one of STRATEGY_NAMES.
-        population: individuals per generation (even, for antithetic sampling).
-        centre_optimiser: how PGPE and OpenAI-ES move the search centre, one of
-            CENTRE_OPTIMISERS; None picks the strategy's default (PGPE ClipUp, OpenAI-ES
-            Adam). SNES and CMA-ES have their own update and take None only.
-        lr: centre learning rate (ClipUp's step size; Adam wants about 0.01).
-        max_velocity: ClipUp's cap on the norm of the centre's step (ignored otherwise);
-            None (the default) takes :func:`clipup_cap` of ``lr``, 0.3 at the default rate.
-        std_init: initial search standard deviation.
-        std_lr: learning rate of the standard deviation (PGPE).
-        ties: how PGPE ranks equal rewards: "average" (evosax: tied individuals share their
-            mean rank) or "index" (EvoJAX's ``process_scores``: a stable argsort, so ties
-            are broken by the individual's index in EvoJAX's population order; see
-            :func:`hetsnn.optim.es.index_rank_fitness_shaping_fn`).
-        eval_block: individuals simulated at once (None: the whole population). Smaller
-            blocks bound memory (a block's state is ``eval_block x batch x n_hidden``
-            floats per array); the blocks run one after another, unrolled in the compiled
-            program (faster than a loop on CPU, but compile time grows with the number of
-            blocks, so keep it to a few dozen); the numbers do not change. Must divide
-            ``population``.
-    """
-
-    name: str = "pgpe"
-    population: int = 256
-    centre_optimiser: str | None = None
-    lr: float = 0.15
-    max_velocity: float | None = None
-    std_init: float = 0.1
-    std_lr: float = 0.1
-    eval_block: int | None = None
-    ties: str = "average"
-
-    def __post_init__(self):
-        _known_optimiser(self.name, STRATEGY_NAMES)
-        default = DEFAULT_CENTRE_OPTIMISER.get(self.name)
-        if self.centre_optimiser is None:
-            object.__setattr__(self, "centre_optimiser", default)
-        elif default is None:
-            raise ConfigError(
-                f"optimiser.centre_optimiser applies to {sorted(DEFAULT_CENTRE_OPTIMISER)} "
-                f"only: {self.name} has its own centre update (leave it null)"
-            )
-        check(
-            self.centre_optimiser in (*CENTRE_OPTIMISERS, None),
-            f"optimiser.centre_optimiser {self.centre_optimiser!r} is unknown: "
-            f"choose one of {CENTRE_OPTIMISERS}",
-        )
-        if self.max_velocity is None and isinstance(self.lr, int | float):
-            object.__setattr__(self, "max_velocity", clipup_cap(self.lr))
-        positive_int(self.population, "optimiser.population", MAX_POPULATION)
-        check(
-            self.population % 2 == 0 and self.population >= 4,
-            f"optimiser.population must be an even number >= 4 for antithetic sampling, "
-            f"got {self.population}: use {max(4, self.population + self.population % 2)}",
-        )
-        for name in ("lr", "max_velocity", "std_init", "std_lr"):
-            positive_number(getattr(self, name), f"optimiser.{name}")
-        as_floats(self, "lr", "max_velocity", "std_init", "std_lr")
-        check(
-            self.ties in TIE_BREAKS,
-            f"optimiser.ties {self.ties!r} is unknown: choose one of {TIE_BREAKS}",
-        )
-        check(
-            self.ties == "average" or self.name == "pgpe",
-            f"optimiser.ties 'index' applies to pgpe only, not {self.name}",
-        )
-        if self.eval_block is not None:
-            positive_int(self.eval_block, "optimiser.eval_block")
-            check(
-                self.population % self.eval_block == 0,
-                f"optimiser.eval_block ({self.eval_block}) must divide the population "
-                f"({self.population})",
-            )
-
-
-@dataclass(frozen=True)
-class GradientConfig:
-    """Backprop through time with surrogate gradients, through optax.
-
-    For reinforcement-learning tasks the loss is REINFORCE (Williams 1992) with a baseline:
-    actions are sampled from softmax(read-out); the advantage of step t is the discounted
-    return-to-go minus its mean over the batch at step t, divided by the std over all steps.
-    The surrogate and the reset path are network settings (NetworkConfig).
-
-    Attributes:
-        name: optax optimiser, one of GRADIENT_NAMES (Adam as in the paper).
-        lr: learning rate.
-        batch: episodes per update (one "generation" is one update).
-        gamma: discount of the return-to-go.
-    """
-
-    name: str = "adam"
-    lr: float = 3e-2
-    batch: int = 16
-    gamma: float = 0.99
-
-    def __post_init__(self):
-        _known_optimiser(self.name, GRADIENT_NAMES)
-        positive_number(self.lr, "optimiser.lr")
-        positive_int(self.batch, "optimiser.batch", 1_000_000)
-        finite(self.gamma, "optimiser.gamma")
-        as_floats(self, "lr", "gamma")
-        check(0 < self.gamma <= 1, f"optimiser.gamma must be in (0, 1], got {self.gamma}")
-
-
-Optimiser = StrategyConfig | GradientConfig
-
-
 def optimiser_from_dict(data: dict) -> Optimiser:
-    """An ES strategy or a gradient optimiser, told apart by ``name``."""
-    kind = GradientConfig if data.get("name") in GRADIENT_NAMES else StrategyConfig
-    return kind(**data)
+    """The optimiser config a trainer of :data:`hetsnn.optim.TRAINERS` owns, told apart by
+    ``name`` (an ES strategy, or a gradient optimiser)."""
+    return optimiser_config(data.get("name", "pgpe"))(**data)
 
 
 @dataclass(frozen=True)
@@ -264,7 +131,7 @@ class RunConfig:
         instance(self.network, NetworkConfig, "network")
         names = model_of(self.network.neuron).names
         object.__setattr__(self, "trainable", canonical_trainable(self.trainable, names))
-        instance(self.optimiser, (StrategyConfig, GradientConfig), "optimiser")
+        instance(self.optimiser, tuple(TRAINERS), "optimiser")
         check(
             self.search_space in SEARCH_SPACES,
             f"unknown search_space {self.search_space!r}: choose one of {SEARCH_SPACES}",

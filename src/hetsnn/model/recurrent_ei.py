@@ -12,13 +12,15 @@ Initial firing-rate control: :func:`calibrate_input_gain` scales the input weigh
 that the untrained network fires at a target mean rate on a batch of training images.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
+from hetsnn.errors import ConfigError
 from hetsnn.model import dale, neurons
+from hetsnn.model.neurons import NeuronConfig
 from hetsnn.model.surrogates import SURROGATES
 
 
@@ -42,7 +44,9 @@ class EINetwork:
     Attributes:
         n_in, n_hidden, n_out: sizes.  excitatory_fraction: E share of the hidden layer.
         steps: simulation steps each image is shown for (from rest).
-        dt, tau_m, v_th, readout_tau: ms / dimensionless, the project's defaults.
+        neuron: the hidden LIF neurons' homogeneous defaults (dt 5 ms, tau_m 20 ms, v_th
+            0.5 by default); the E/I study runs LIF neurons only.
+        readout_tau: ms, the read-out integrators' time constant.
         rec_gain: spectral radius of the initial recurrent weights (about).
         surrogate, surrogate_alpha: spike surrogate for BPTT.
     """
@@ -52,9 +56,12 @@ class EINetwork:
     n_out: int
     excitatory_fraction: float = 0.8
     steps: int = 10
-    dt: float = 5.0
-    tau_m: float = 20.0
-    v_th: float = 0.5
+    neuron: NeuronConfig = field(default_factory=NeuronConfig)
+
+    def __post_init__(self):
+        if type(self.neuron) is not NeuronConfig:
+            raise ConfigError("the E/I network runs LIF neurons only (a NeuronConfig)")
+
     readout_tau: float = 20.0
     rec_gain: float = 0.5
     surrogate: str = "arctan"
@@ -68,9 +75,13 @@ class EINetwork:
     def n_excitatory(self) -> int:
         return dale.n_excitatory(self.n_hidden, self.excitatory_fraction)
 
+    @property
+    def dt(self) -> float:
+        """The Euler step, ms."""
+        return self.neuron.dt
+
     def hidden(self) -> neurons.NeuronParams:
-        neuron = neurons.NeuronConfig(dt=self.dt, tau_m=self.tau_m, v_th=self.v_th)
-        return neuron.homogeneous(self.n_hidden)
+        return self.neuron.homogeneous(self.n_hidden)
 
     def init(self, key: jax.Array) -> EIParams:
         """LeCun-normal input weights; half-normal recurrent magnitudes with inhibition

@@ -26,8 +26,6 @@ from evosax.algorithms import CMA_ES, PGPE, SNES, Open_ES
 from evosax.core.fitness_shaping import centered_rank_fitness_shaping_fn
 from evosax.core.optimizer import clipup
 
-from hetsnn.config import StrategyConfig
-
 
 def sanitize_rewards(rewards: jax.Array) -> jax.Array:
     """Replace non-finite entries of ``rewards: (pop,)`` by the lowest finite float."""
@@ -78,8 +76,9 @@ def concrete(tree):
     return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
 
 
-def centre_update(config: StrategyConfig) -> optax.GradientTransformation:
-    """The optax transformation that moves the search centre (PGPE, OpenAI-ES)."""
+def centre_update(config) -> optax.GradientTransformation:
+    """The optax transformation that moves the search centre (PGPE, OpenAI-ES) of a
+    :class:`hetsnn.optim.evolution.StrategyConfig`."""
     if config.centre_optimiser == "clipup":
         return clipup(learning_rate=config.lr, max_velocity=config.max_velocity)
     return {"sgd": optax.sgd, "adam": optax.adam}[config.centre_optimiser](config.lr)
@@ -88,7 +87,7 @@ def centre_update(config: StrategyConfig) -> optax.GradientTransformation:
 SHAPING = {"average": centered_rank_fitness_shaping_fn, "index": index_rank_fitness_shaping_fn}
 
 
-def _build(config: StrategyConfig, solution: jax.Array):
+def _build(config, solution: jax.Array):
     """(evosax algorithm, its params) for ``config``; ``solution`` fixes the dimension."""
     pop = config.population
     if config.name == "pgpe":
@@ -145,7 +144,8 @@ class Maximiser:
         return self.es.get_mean(state)
 
 
-def make_maximiser(config: StrategyConfig, num_dims: int) -> Maximiser:
+def make_maximiser(config, num_dims: int) -> Maximiser:
+    """The maximiser of a :class:`hetsnn.optim.evolution.StrategyConfig`."""
     # Concrete host (numpy) leaves, even when first built while a program is traced: the
     # compiled programs close over them, and device arrays would become hoisted constants,
     # which jax 0.10.2's ahead-of-time executables then fail to pass ("compiled for 16

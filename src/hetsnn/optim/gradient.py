@@ -21,6 +21,7 @@ neurons of the batch, and the fraction of those local BPTT factors
 The trainer interface is :class:`hetsnn.optim.trainer.Trainer`.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -29,13 +30,47 @@ import numpy as np
 import optax
 from flax import struct
 
-from hetsnn.config import GradientConfig
 from hetsnn.model.genome import GenomeBase
 from hetsnn.optim.es import concrete
 from hetsnn.optim.trainer import Problem, Trainer
+from hetsnn.validate import as_floats, check, finite, positive_int, positive_number
 
+GRADIENT_NAMES = ("adam", "sgd")
 U_EDGES = tuple(np.linspace(-3.0, 3.0, 61).tolist())  # bins of u - v_th (dimensionless)
 _MAX_SKIPS = 2**30  # never stop applying updates because of earlier non-finite ones
+
+
+@dataclass(frozen=True)
+class GradientConfig:
+    """Backprop through time with surrogate gradients, through optax.
+
+    For reinforcement-learning tasks the loss is REINFORCE (Williams 1992) with a baseline:
+    actions are sampled from softmax(read-out); the advantage of step t is the discounted
+    return-to-go minus its mean over the batch at step t, divided by the std over all steps.
+    The surrogate and the reset path are network settings (NetworkConfig).
+
+    Attributes:
+        name: optax optimiser, one of GRADIENT_NAMES (Adam as in the paper).
+        lr: learning rate.
+        batch: episodes per update (one "generation" is one update).
+        gamma: discount of the return-to-go.
+    """
+
+    name: str = "adam"
+    lr: float = 3e-2
+    batch: int = 16
+    gamma: float = 0.99
+
+    def __post_init__(self):
+        check(
+            self.name in GRADIENT_NAMES,
+            f"optimiser.name {self.name!r} is unknown: choose one of {GRADIENT_NAMES}",
+        )
+        positive_number(self.lr, "optimiser.lr")
+        positive_int(self.batch, "optimiser.batch", 1_000_000)
+        finite(self.gamma, "optimiser.gamma")
+        as_floats(self, "lr", "gamma")
+        check(0 < self.gamma <= 1, f"optimiser.gamma must be in (0, 1], got {self.gamma}")
 
 
 @struct.dataclass
