@@ -113,3 +113,60 @@ def test_huge_cli_sizes_are_refused_at_once(flag, value, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "must be at most" in err and err.count("\n") == 1
     assert not out.exists()  # nothing claimed on disk
+
+
+@pytest.mark.parametrize("value", ["2_0", "-3", " 3", "1e3", "\uff13"])
+def test_cli_counts_are_plain_digits(value, capsys):
+    from hetsnn.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "memory", "--preset", "smoke", "--seeds", value])
+    assert stop.value.code == 2 and "is not a whole number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["bench", "--preset", "smoke"], ["export-nir", "."]])
+def test_an_output_path_that_is_a_file_fails_before_any_work(command, tmp_path, capsys):
+    from hetsnn.cli import main
+
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    assert main([*command, "--out", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and err.count("\n") == 1
+
+
+def test_the_command_line_names_every_experiment_and_preset():
+    from hetsnn.cli import EXPERIMENT_NAMES, PRESETS
+    from hetsnn.experiments import EXPERIMENTS
+
+    assert tuple(EXPERIMENTS) == EXPERIMENT_NAMES
+    assert all(tuple(e.presets) == PRESETS for e in EXPERIMENTS.values())
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "memroy"], "unknown experiment 'memroy': did you mean 'memory'?"),
+        (["run", "memory", "--preset", "smal"], "unknown preset 'smal': did you mean 'small'?"),
+    ],
+)
+def test_usage_errors_suggest_the_nearest_name(argv, message, capsys):
+    from hetsnn.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_parsing_the_command_line_imports_no_jax():
+    """Usage errors are answered before the heavy imports (hetsnn --help, a misspelt
+    experiment): importing the command line loads neither JAX nor an experiment."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hetsnn.cli; "
+        "print(sorted(m for m in ('jax', 'hetsnn.experiments') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -4,20 +4,51 @@ One parser builder per group of commands; each command's handler (``set_defaults
 imports what it needs when it runs, so parsing and usage errors import no JAX."""
 
 import argparse
+import difflib
 import os
 import sys
 from pathlib import Path
 
-from hetsnn.data.images import DATA_DIR_ENV, DataNotFound
+from hetsnn.data.locations import DATA_DIR_ENV, DataNotFound
 from hetsnn.errors import ConfigError, RunDirError, TrainingDiverged
 
-# the registry's names, written out so that parsing the command line imports no JAX
-# (tests/model/test_neuron_models.py checks them against the registry)
+# the registries' names, written out so that a usage error is answered without importing
+# JAX (tests/model/test_neuron_models.py and tests/test_config.py check them)
 NEURON_CHOICES = ("lif", "alif", "bipolar")
+EXPERIMENT_NAMES = (
+    "memory", "cartpole", "bp-vs-es", "bp-lr", "bp-surrogate", "classify",
+    "classify-variants", "control", "ablation", "quenched", "hrsnn", "ei",
+)  # fmt: skip
+PRESETS = ("smoke", "small", "paper")
+
+
+def _known(value: str, choices: tuple[str, ...], what: str) -> None:
+    """A one-line error, with the nearest choice, for a name not in ``choices``."""
+    if value in choices:
+        return
+    near = difflib.get_close_matches(value, choices, n=1)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    raise ConfigError(f"unknown {what} {value!r}: {hint}choose one of {list(choices)}")
+
+
 DATA_DIR_HELP = (
     "folder with mnist/, fashion-mnist/ (IDX files) and allen-cell-types/ (sets "
     "HETSNN_DATA_DIR; default: the environment variable, else the cache, else a download)"
 )
+
+
+def whole_number(text: str) -> int:
+    """An argparse type: plain decimal digits only (``int`` would read ``2_0`` as 20 and
+    ``" 3"`` as 3)."""
+    if not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (digits only)")
+    return int(text)
+
+
+def _folder_for_output(path: Path | None, flag: str = "--out") -> None:
+    """Fail before any work when an output folder is an existing file."""
+    if path is not None and path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {path} is a file, not a folder: choose another {flag}")
 
 
 def _use_data_dir(data_dir: Path | None) -> None:
@@ -34,8 +65,8 @@ def _add_run(commands) -> None:
     run.add_argument("--preset", default="small", help="smoke | small | paper (default: small)")
     run.add_argument("--out", type=Path, help="run directory (default: runs/EXPERIMENT-PRESET)")
     run.add_argument("--resume", action="store_true", help="continue the run in --out")
-    run.add_argument("--seeds", type=int, help="override the preset's number of seeds")
-    run.add_argument("--generations", type=int, help="override the preset's generations")
+    run.add_argument("--seeds", type=whole_number, help="override the preset's number of seeds")
+    run.add_argument("--generations", type=whole_number, help="override the preset's generations")
     run.add_argument(
         "--centre-optimiser",
         help="clipup | sgd | adam: how PGPE moves its centre in every ES arm "
@@ -117,7 +148,9 @@ def _add_nir(commands) -> None:
     export.add_argument(
         "--point", help="point of the experiment (default: the first finished, by name)"
     )
-    export.add_argument("--seed", type=int, default=0, help="which seed's network (default 0)")
+    export.add_argument(
+        "--seed", type=whole_number, default=0, help="which seed's network (default 0)"
+    )
     export.add_argument(
         "--profile",
         default="all",
@@ -130,7 +163,9 @@ def _add_nir(commands) -> None:
         help="euler | exp: time constants for a forward-Euler backend (hetsnn's own step) or "
         "for one that decays by exp(-dt/tau) per step (default: euler)",
     )
-    export.add_argument("--samples", type=int, default=8, help="recorded inputs (default 8)")
+    export.add_argument(
+        "--samples", type=whole_number, default=8, help="recorded inputs (default 8)"
+    )
     export.add_argument("--out", type=Path, help="folder for the files (default: RUN_DIR/nir)")
     export.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
@@ -197,6 +232,8 @@ def _list(args) -> None:
 
 
 def _run(args) -> None:
+    _known(args.experiment, EXPERIMENT_NAMES, "experiment")  # before the heavy imports
+    _known(args.preset, PRESETS, "preset")
     from hetsnn.experiments import get_experiment, run_experiment
     from hetsnn.report.build import build_report
 
@@ -277,6 +314,7 @@ def _bench(args) -> None:
     _use_data_dir(args.data_dir)
     suffix = "" if args.state_dtype == "float32" else f"-{args.state_dtype}"
     out = args.out or Path("runs") / f"bench-{args.preset}{suffix}"
+    _folder_for_output(out)
     torch = "yes" if bench.bench_torch.available() else "not installed"
     print(f"backend {jax.default_backend()}, {jax.device_count()} device(s); torch peers: {torch}")
     print(bench.HEADER, flush=True)
@@ -296,6 +334,7 @@ def _export_nir(args) -> None:
     from hetsnn.interop import nir_export, profiles
 
     _use_data_dir(args.data_dir)
+    _folder_for_output(args.out)
     names = profiles.PROFILES if args.profile == "all" else (args.profile,)
     result = nir_export.export(
         args.run_dir,

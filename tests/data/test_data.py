@@ -6,8 +6,9 @@ import pytest
 from conftest import SHARED_DATA as SHARED
 from conftest import needs_shared_data as needs_shared
 
-from hetsnn.data import images, load_dataset, parse_idx
-from hetsnn.data.images import DataNotFound, ImageDataset
+from hetsnn.data import images
+from hetsnn.data.idx import parse_idx
+from hetsnn.data.images import DataNotFound, ImageDataset, load_dataset
 
 
 def idx_bytes(array: np.ndarray, code: int) -> bytes:

@@ -1,6 +1,4 @@
-"""Data sets: canonical IDX parsing and the MNIST / Fashion-MNIST loaders."""
-
-from hetsnn.data.idx import parse_idx
-from hetsnn.data.images import DATASETS, ImageDataset, load_dataset
-
-__all__ = ["DATASETS", "ImageDataset", "load_dataset", "parse_idx"]
+"""Data sets: canonical IDX parsing (``idx``), the MNIST / Fashion-MNIST loaders
+(``images``), the Allen Cell Types table (``allen``) and where data files are looked for
+(``locations``). Import the submodule you need: this package imports none of them, so the
+command line can read ``locations`` without loading JAX."""

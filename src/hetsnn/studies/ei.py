@@ -32,7 +32,7 @@ import optax
 from hetsnn import storage
 from hetsnn.analysis.spike_distance import spike_pattern_diversity
 from hetsnn.config import GradientConfig
-from hetsnn.data import load_dataset
+from hetsnn.data.images import load_dataset
 from hetsnn.errors import ConfigError
 from hetsnn.model.recurrent_ei import EINetwork, add_weight_noise, calibrate_input_gain
 from hetsnn.optim import gradient

@@ -42,8 +42,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from hetsnn.data import load_dataset
-from hetsnn.data.images import DATASETS, SPLIT_SIZES
+from hetsnn.data.images import DATASETS, SPLIT_SIZES, load_dataset
 from hetsnn.errors import ConfigError
 from hetsnn.model.networks import FeedforwardSNN, NetworkParams
 from hetsnn.tasks.base import require_positive
