@@ -8,7 +8,14 @@ from hetsnn.errors import RunDirError
 from hetsnn.experiments import EXPERIMENTS
 from hetsnn.experiments.base import MANIFEST
 from hetsnn.report import ablation, ei, hrsnn, margins, quenched, taudist, trajectories, variants
-from hetsnn.report.common import collect, csv_table, fmt, markdown_table, read_manifest
+from hetsnn.report.common import (
+    best_centre_table,
+    collect,
+    csv_table,
+    fmt,
+    markdown_table,
+    read_manifest,
+)
 from hetsnn.report.figures import (
     curves_figure,
     firing_heatmaps,
@@ -49,8 +56,7 @@ def build_report(run_dir: Path) -> str:
     if not rows:
         raise RunDirError(f"{run_dir} has no finished runs yet: nothing to report")
     out = run_dir / "report"
-    table = markdown_table(manifest, rows)
-    storage.atomic_write_bytes(out / "table.md", table.encode())
+    table = markdown_table(manifest, rows) + best_centre_table(manifest, rows)
     storage.atomic_write_bytes(out / "table.csv", csv_table(rows).encode())
     reward_figure(manifest, rows, out / "reward.png")
     curves_figure(run_dir, manifest, out / "curves.png")
@@ -62,7 +68,6 @@ def build_report(run_dir: Path) -> str:
             f"- {r['arm']}, {manifest['x_label']} {r['x']:g}: {100 * r['above_one']:.3g}%\n"
             for r in membrane
         )
-        storage.atomic_write_bytes(out / "table.md", table.encode())
     probes = probe_summary(run_dir, manifest)
     if probes:
         for x in sorted({r["x"] for r in probes}):
@@ -81,13 +86,12 @@ def build_report(run_dir: Path) -> str:
             f"(generation {r['generations'][-1]})\n"
             for r in probes
         )
-        storage.atomic_write_bytes(out / "table.md", table.encode())
     heterogeneity = trajectories.section(run_dir, manifest, out)
     if heterogeneity:
         table += heterogeneity
-        storage.atomic_write_bytes(out / "table.md", table.encode())
     experiment = EXPERIMENTS.get(manifest["experiment"])
     for name in experiment.sections if experiment else ():
         table += SECTIONS[name](run_dir, manifest, out)
-        storage.atomic_write_bytes(out / "table.md", table.encode())
+    # written once, whole: a report killed half-way leaves the previous table.md in place
+    storage.atomic_write_bytes(out / "table.md", table.encode())
     return table

@@ -86,6 +86,7 @@ def summarise(result: dict) -> dict:
     pop_mean, pop_std = pooled_mean_std(
         result["last_generation_reward_mean"], result["last_generation_reward_std"]
     )
+    best = result.get("best_centre") or {}
     return {
         "seeds": centre.size,
         "centre_values": centre.tolist(),
@@ -93,6 +94,8 @@ def summarise(result: dict) -> dict:
         "centre_std": float(centre.std()),
         "population_mean": pop_mean,
         "population_std": pop_std,
+        "best_split": best.get("split"),
+        "best_values": best.get("final_score"),
     }
 
 
@@ -139,6 +142,31 @@ def markdown_table(manifest: dict, rows: list[dict]) -> str:
         + ", ".join(f"{a} {' / '.join(f'{n:,}' for n in ns)}" for a, ns in params.items())
         + ".",
     ]
+    return "\n".join(lines) + "\n"
+
+
+def best_centre_table(manifest: dict, rows: list[dict]) -> str:
+    """The third statistic (``result.json``'s ``best_centre``): the score of each seed's
+    best centre over the periodic evaluations, chosen on the selection split; empty when no
+    run recorded one (runs made before it, image tasks without validation images)."""
+    rows = [r for r in rows if r.get("best_split")]
+    if not rows:
+        return ""
+    arms = list(dict.fromkeys(p["arm"] for p in manifest["points"]))
+    cells = {(r["arm"], r["x"]): np.asarray(r["best_values"], float) for r in rows}
+    lines = [
+        "",
+        "The third statistic: each seed's best centre over the periodic evaluations, chosen "
+        f"on {rows[0]['best_split']} (never the test split), then scored once on the final "
+        "centre's episodes or test split; mean ± std over seeds.",
+        "",
+        f"| {manifest['x_label']} | " + " | ".join(arms) + " |",
+        "|" + " --- |" * (len(arms) + 1),
+    ]
+    for x in sorted({r["x"] for r in rows}):
+        values = [cells.get((arm, x)) for arm in arms]
+        row = [f"{fmt(v.mean())} ± {fmt(v.std(), 2)}" if v is not None else "–" for v in values]
+        lines.append(f"| {x:g} | " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
 
