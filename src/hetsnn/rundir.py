@@ -111,10 +111,23 @@ def centre_arrays(params: NetworkParams, neuron: NeuronConfig) -> dict[str, np.n
     }
 
 
+def check_centres(arrays: dict, where: str = CENTRES) -> dict:
+    """``arrays`` (of ``centres.npz``) when every number is finite, else a one-line
+    RunDirError naming the array: nothing is derived from a non-finite network."""
+    for name, values in arrays.items():
+        if not np.isfinite(np.asarray(values, np.float64)).all():
+            raise RunDirError(
+                f"{where}: {name} holds non-finite values; nothing is derived from such a "
+                "network: retrain the point"
+            )
+    return arrays
+
+
 def centres_to_params(arrays: dict, neuron: NeuronConfig) -> NetworkParams:
     """Network parameters from the arrays of ``centres.npz`` of a run of ``neuron``'s
     model (time constants in ms go back through their logits at ``neuron.dt``, in float32,
-    so decay rates match the trained ones to rounding)."""
+    so decay rates match the trained ones to rounding); refused when any is not finite."""
+    check_centres(arrays)
     return NetworkParams(
         w_in=jnp.asarray(arrays["w_in"]),
         w_out=jnp.asarray(arrays["w_out"]),
@@ -125,4 +138,5 @@ def centres_to_params(arrays: dict, neuron: NeuronConfig) -> NetworkParams:
 def load_centres(run_dir: Path, neuron: NeuronConfig) -> NetworkParams:
     """The final centres of a finished run of ``neuron``'s model as network parameters,
     leading axis seeds."""
-    return centres_to_params(storage.load_arrays(Path(run_dir) / CENTRES), neuron)
+    path = Path(run_dir) / CENTRES
+    return centres_to_params(check_centres(storage.load_arrays(path), str(path)), neuron)

@@ -451,3 +451,28 @@ def test_provenance_is_recorded_and_does_not_block_a_resume(memory_smoke_run, ca
     args = ["run", "memory", "--preset", "smoke", "--out", str(memory_smoke_run), "--resume"]
     assert main([*args, "--quiet", "--no-report"]) == 0
     assert storage.read_json(memory_smoke_run / MANIFEST)["provenance"]["hetsnn"] == "0.0.1"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["export-nir"], ["tb"], ["probe"], ["probe", "--noise"], ["report"]],
+)
+def test_a_non_finite_network_is_refused_by_every_reader(memory_smoke_run, tmp_path, command,
+                                                         capsys):  # fmt: skip
+    pytest.importorskip("nir")
+    import shutil
+
+    import numpy as np
+
+    from hetsnn.rundir import CENTRES
+
+    run = tmp_path / "run"
+    shutil.copytree(memory_smoke_run, run, ignore=shutil.ignore_patterns("report", "nir"))
+    folder = sorted((run / "points").iterdir())[0]
+    arrays = storage.load_arrays(folder / CENTRES)
+    arrays["tau_m"] = np.full_like(arrays["tau_m"], np.nan)
+    storage.save_arrays(folder / CENTRES, **arrays)
+    assert main([command[0], str(run), *command[1:]]) == 2
+    err = capsys.readouterr().err
+    assert "tau_m holds non-finite values" in err and err.count("\n") == 1
+    assert not (run / "nir").exists()

@@ -249,3 +249,15 @@ def test_a_non_finite_bptt_checkpoint_is_refused(tmp_path):
     storage.save_pytree(tmp_path / CHECKPOINT, poisoned, **meta)
     with pytest.raises(RunDirError, match="non-finite trainer state"):
         train(config, tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("lr", [1e6, 3e38])
+def test_bptt_that_runs_off_to_infinity_stops_like_es(lr, tmp_path):
+    """An absurd BPTT learning rate drives a tau_m logit to -inf (an infinite tau_m) or
+    the parameters themselves past float32: the run stops with one line, reports nothing."""
+    config = dataclasses.replace(
+        CONFIG, optimiser=GradientConfig(batch=4, lr=lr), generations=4, chunk=2
+    )
+    with pytest.raises(TrainingDiverged, match="became non-finite by generation"):
+        train(config, tmp_path, progress=False)
+    assert not (tmp_path / RESULT).exists() and not (tmp_path / "centres.npz").exists()

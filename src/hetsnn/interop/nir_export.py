@@ -38,7 +38,7 @@ from hetsnn.interop.lif_graph import HIDDEN, INPUT, READOUT, Discretisation, Lif
 from hetsnn.model.networks import FeedforwardSNN, NetworkParams
 from hetsnn.model.neuron_models import model_of
 from hetsnn.model.neurons import NeuronParams
-from hetsnn.rundir import CENTRES, CONFIG, centres_to_params, run_folders
+from hetsnn.rundir import CENTRES, CONFIG, centres_to_params, check_centres, run_folders
 from hetsnn.tasks import ClassificationTask
 from hetsnn.train.programs import seed_keys
 from hetsnn.train.spec import RunSpec
@@ -99,7 +99,7 @@ def load_run(run_dir: Path, point: str | None = None, seed: int = 0) -> LoadedRu
     if refusal is not None:
         model = type(config.network.neuron).model
         raise ConfigError(f"{folder} holds {model} neurons, which NIR cannot express: {refusal}")
-    arrays = storage.load_arrays(folder / CENTRES)
+    arrays = check_centres(storage.load_arrays(folder / CENTRES), str(folder / CENTRES))
     seeds = arrays["tau_m"].shape[0]
     if not 0 <= seed < seeds:
         raise ConfigError(f"--seed {seed} is outside 0..{seeds - 1} for {folder}")

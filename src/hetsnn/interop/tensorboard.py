@@ -24,7 +24,16 @@ import numpy as np
 
 from hetsnn import storage
 from hetsnn.config import RunConfig
-from hetsnn.rundir import CENTRES, CONFIG, METRICS, PROPERTIES, RESULT, centre_keys, run_folders
+from hetsnn.rundir import (
+    CENTRES,
+    CONFIG,
+    METRICS,
+    PROPERTIES,
+    RESULT,
+    centre_keys,
+    check_centres,
+    run_folders,
+)
 
 PER_SEED = ("centre_reward", "reward_mean")
 FOLDER = "tensorboard"
@@ -63,7 +72,7 @@ def _write_point(writer, folder: Path) -> None:
         for seed, score in enumerate(result["final_centre_reward"]):
             writer.add_scalar(f"final_score/seed{seed}", score, last)
         config = RunConfig.from_dict(storage.read_json(folder / CONFIG, dict))
-        arrays = storage.load_arrays(folder / CENTRES)
+        arrays = check_centres(storage.load_arrays(folder / CENTRES), str(folder / CENTRES))
         for prop, stored in centre_keys(config.network.neuron).items():
             if prop in config.trainable:
                 values = np.asarray(arrays[stored], np.float64).ravel()

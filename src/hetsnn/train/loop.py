@@ -65,6 +65,30 @@ def _stop_if_diverged(metrics: dict, done: int, config: RunConfig) -> None:
     )
 
 
+def _stop_if_not_finite(config: RunConfig, spec: RunSpec, states, generation: int) -> None:
+    """Raise TrainingDiverged if a seed's trainer state (either trainer:
+    ``Trainer.state_is_finite``) or a trained property in natural units (a time constant
+    whose logit ran off to -inf is an infinite tau) is not finite after ``generation``."""
+    fix = (
+        f"(optimiser.lr {config.optimiser.lr:g}): the run stops without reporting numbers; "
+        "lower the learning rate (or the search std) and retrain"
+    )
+    finite = np.asarray(jax.vmap(lambda state: spec.trainer.state_is_finite(spec, state))(states))
+    if not finite.all():
+        seed = int(np.argmin(finite))
+        raise TrainingDiverged(
+            f"the trainer state of seed {seed} became non-finite by generation {generation} {fix}"
+        )
+    arrays = centre_arrays(programs.centres(spec, states), config.network.neuron)
+    for name, values in arrays.items():
+        bad = ~np.isfinite(values).reshape(values.shape[0], -1).all(axis=1)
+        if bad.any():
+            raise TrainingDiverged(
+                f"{name} of seed {int(np.argmax(bad))} became non-finite by generation "
+                f"{generation} {fix}"
+            )
+
+
 def _metric_rows(metrics: dict, first_generation: int) -> list[dict]:
     """Turn ``{name: (length, seeds)}`` arrays into one JSON row per generation."""
     arrays = {name: np.asarray(value) for name, value in metrics.items()}
@@ -268,6 +292,7 @@ def _train_runs(runs: list[_Run], done: int, progress, description, on_chunk):
                 run.states = run_states
                 storage.append_jsonl(run.run_dir / METRICS, _metric_rows(mine, done))
                 _stop_if_diverged(mine, done, run.config)
+                _stop_if_not_finite(run.config, run.spec, run.states, done + length)
             done += length
             trained += length
             for run in runs:
