@@ -1,7 +1,10 @@
 """Checks of user-given settings: each raises :class:`~hetsnn.errors.ConfigError` with a
 one-line message that names the field and the fix."""
 
+import dataclasses
 import math
+import types
+import typing
 
 from hetsnn.errors import ConfigError
 
@@ -53,3 +56,44 @@ def instance(value, kind, name: str) -> None:
 def positive_number(value, name: str) -> None:
     finite(value, name)
     check(value > 0, f"{name} must be positive, got {value}")
+
+
+MAX_COUNT = 10_000_000  # any size or count of a study: beyond it nothing could run
+
+
+def typed_fields(settings, prefix: str) -> None:
+    """Check every field of the dataclass ``settings`` against its annotation: ``int``
+    fields are integers in 0..MAX_COUNT (not booleans), ``float`` fields finite numbers
+    (an ``int`` is accepted and stored as a float), ``str`` fields strings, and the
+    elements of ``tuple[...]`` fields likewise (``| None`` admits None). Range and
+    meaning are the settings' own checks; this makes sure those checks compare numbers."""
+
+    def kinds(annotation) -> tuple:
+        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+            return tuple(a for a in typing.get_args(annotation))
+        return (annotation,)
+
+    def one(value, annotation, name: str) -> None:
+        allowed = kinds(annotation)
+        if value is None and type(None) in allowed:
+            return
+        if int in allowed and is_int(value):
+            check(0 <= value <= MAX_COUNT, f"{name} must be in 0..{MAX_COUNT:,}, got {value!r}")
+        elif float in allowed:
+            finite(value, name)
+        elif str in allowed:
+            check(isinstance(value, str), f"{name} must be a string, got {value!r}")
+        elif int in allowed:
+            check(False, f"{name} must be an integer, got {value!r}")
+
+    hints = typing.get_type_hints(type(settings))
+    for field in dataclasses.fields(settings):
+        annotation, value = hints[field.name], getattr(settings, field.name)
+        name = f"{prefix}.{field.name}"
+        if typing.get_origin(annotation) is tuple:
+            check(isinstance(value, tuple | list), f"{name} must be a list, got {value!r}")
+            (element, *_) = typing.get_args(annotation)
+            for item in value:
+                one(item, element, name)
+        else:
+            one(value, annotation, name)

@@ -38,6 +38,7 @@ from hetsnn.model.recurrent_ei import EINetwork, add_weight_noise, calibrate_inp
 from hetsnn.optim import gradient
 from hetsnn.tasks.classify import N_CLASSES, N_PIXELS, pixel_statistics
 from hetsnn.train.jobs import Job, checkpointed_steps
+from hetsnn.validate import typed_fields
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class EISettings:
     dataset: str = "fashion-mnist"
 
     def __post_init__(self):
+        typed_fields(self, "ei")
         if any(not 0 < r <= 1 for r in self.ratios):
             raise ConfigError(f"E:I ratios are excitatory shares in (0, 1], got {self.ratios}")
         if min(self.seeds, self.n_hidden, self.epochs, self.steps, self.batch) < 1:

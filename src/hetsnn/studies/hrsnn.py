@@ -34,6 +34,7 @@ from hetsnn.model.heterogeneity import Distribution
 from hetsnn.studies.suite import family_scores, suite_scores
 from hetsnn.tasks.temporal import SuiteConfig, make_suite
 from hetsnn.train.jobs import Job
+from hetsnn.validate import typed_fields
 
 SEARCH_SEED_OFFSET = 10_000  # search seeds are 10000, 10001, ...; test seeds 0, 1, ...
 STUDY = "hrsnn"
@@ -111,6 +112,7 @@ class HRSNNSettings:
     reference: Design = field(default_factory=Design)
 
     def __post_init__(self):
+        typed_fields(self, "hrsnn")
         if min(self.n_neurons, self.seeds, self.search_seeds, self.stdp_steps) < 1:
             raise ConfigError("hrsnn needs n_neurons, seeds, search_seeds, stdp_steps >= 1")
         if self.trials < 0 or not self.w_max_factor > 0:

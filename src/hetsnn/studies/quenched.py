@@ -24,6 +24,7 @@ from hetsnn.model.heterogeneity import Distribution
 from hetsnn.studies.suite import suite_scores
 from hetsnn.tasks.temporal import SuiteConfig, make_suite
 from hetsnn.train.jobs import Job
+from hetsnn.validate import typed_fields
 
 BIOLOGICAL = {"allen-mouse": "mouse VISp L4 spiny", "allen-human": "human MTG spiny"}
 MATCHED = ("homogeneous", "gamma", "lognormal", "uniform")  # share tau_mean (and tau_cv)
@@ -58,6 +59,7 @@ class QuenchedSettings:
     removed: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 
     def __post_init__(self):
+        typed_fields(self, "quenched")
         unknown = set(self.distributions) - set(MATCHED) - set(BIOLOGICAL)
         if unknown:
             raise ConfigError(

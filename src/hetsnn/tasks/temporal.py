@@ -27,6 +27,7 @@ import numpy as np
 from flax import struct
 
 from hetsnn.errors import ConfigError
+from hetsnn.validate import typed_fields
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class SuiteConfig:
     pattern_samples: int = 200
 
     def __post_init__(self):
+        typed_fields(self, "suite")
         if not self.delays or min(self.delays) < 1:
             raise ConfigError(f"suite delays must be >= 1 steps, got {self.delays}")
         if self.washout < max(self.delays):
