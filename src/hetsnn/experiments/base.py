@@ -25,6 +25,8 @@ from hetsnn.model.neuron_models import neuron_model
 from hetsnn.provenance import provenance
 from hetsnn.train.jobs import Job, run_jobs
 from hetsnn.train.loop import shares_program, train_together
+from hetsnn.train.memory import check_fits
+from hetsnn.train.spec import RunSpec
 
 MANIFEST = "experiment.json"
 
@@ -280,7 +282,9 @@ def run_experiment(
         manifest(experiment, preset, settings, points, strategy, neuron, protocol)
     )
     _claim(out, wanted, resume)
-    for task in dict.fromkeys(p.config.task for p in points):  # fail before writing anything
+    for point in points:  # fail before writing anything: sizes, then data
+        check_fits(RunSpec.from_config(point.config), point.config.seeds)
+    for task in dict.fromkeys(p.config.task for p in points):
         for split in ("train", "test"):
             task.load_data(split)
     if experiment.check is not None:

@@ -45,7 +45,7 @@ from hetsnn.rundir import (
     config_fingerprint,
     read_result,
 )
-from hetsnn.train import programs, selection
+from hetsnn.train import memory, programs, selection
 from hetsnn.train.spec import RunSpec
 
 
@@ -153,6 +153,7 @@ def train_together(
     run_dirs = [Path(d) for d in run_dirs]
     if any(not shares_program(configs[0], c) for c in configs[1:]):
         raise ValueError("train_together needs runs that share one compiled program")
+    memory.check_fits(RunSpec.from_config(configs[0]), configs[0].seeds * len(configs))
     for config, run_dir in zip(configs, run_dirs, strict=True):
         claim_run_dir(run_dir, config)
     # finished runs are read only (a read-only copy resumes too)
