@@ -216,10 +216,9 @@ def search(s: HRSNNSettings, out: Path, progress: bool = True):
     )
     states = optuna.trial.TrialState
     for killed in study.get_trials(deepcopy=False, states=(states.RUNNING,)):
-        # a process killed inside a trial; TPE ignores failed trials, and the restored
-        # sampler proposes the same parameters again for the next one
-        study.tell(killed.number, state=states.FAIL)
-    done = len(study.get_trials(deepcopy=False, states=(states.COMPLETE, states.PRUNED)))
+        study.tell(killed.number, state=states.FAIL)  # a process killed inside a trial
+    _rerun_interrupted_trial(study, _sampler_trial(out))
+    done = len(_finished(study))
     seeds = [SEARCH_SEED_OFFSET + i for i in range(s.search_seeds)]
 
     def objective(trial) -> float:
@@ -229,6 +228,9 @@ def search(s: HRSNNSettings, out: Path, progress: bool = True):
                 for name, (low, high, log) in SEARCH_SPACE.items()
             }
         )
+        # the sampler's state goes with the trial whose parameters it has just drawn, before
+        # any result is stored: a kill at any later moment resumes to the same trials
+        _save_sampler(out, study.sampler, trial.number)
         rate, mc, ratio = objective_terms(evaluate(s, design, seeds), s.suite)
         trial.set_user_attr("rate_hz", rate)
         trial.set_user_attr("memory_capacity", mc)
@@ -237,8 +239,7 @@ def search(s: HRSNNSettings, out: Path, progress: bool = True):
             raise optuna.TrialPruned(f"non-finite objective (rate {rate}, MC {mc})")
         return ratio
 
-    def after_trial(study, trial) -> None:  # the sampler's state goes with the finished trial
-        storage.atomic_write_bytes(out / SAMPLER, pickle.dumps(study.sampler))
+    def after_trial(study, trial) -> None:
         bar.update()
 
     remaining = max(s.trials - done, 0)
@@ -247,22 +248,70 @@ def search(s: HRSNNSettings, out: Path, progress: bool = True):
     return study
 
 
-SAMPLER = "sampler.pkl"  # the TPE sampler after the last finished trial (optuna's resume way)
+SAMPLER = "sampler.pkl"  # the TPE sampler and the trial whose parameters it drew last
+
+
+def _rerun_interrupted_trial(study, drawn_by: int | None) -> None:
+    """Queue the parameters of a trial that an interruption ended (FAIL: optuna's own
+    verdict on Ctrl-C, or ours on a killed process's RUNNING trial) when the saved sampler
+    is the one that drew them: its random state is already past them, so the trial reruns
+    with the same parameters and no draw. Otherwise the saved sampler is from before the
+    trial and draws the same parameters again by itself. TPE ignores failed trials, so the
+    search then continues exactly as an uninterrupted one."""
+    import optuna
+
+    states = optuna.trial.TrialState
+    trials = study.get_trials(deepcopy=False)
+    if not trials or any(t.state == states.WAITING for t in trials):
+        return
+    last = trials[-1]
+    if (
+        last.state == states.FAIL
+        and last.number == drawn_by
+        and set(last.params) == set(SEARCH_SPACE)
+    ):
+        study.enqueue_trial(last.params)
+
+
+def _finished(study) -> list:
+    """The trials that ran to an end (complete or pruned); killed ones are FAIL."""
+    import optuna
+
+    states = optuna.trial.TrialState
+    return study.get_trials(deepcopy=False, states=(states.COMPLETE, states.PRUNED))
+
+
+def _save_sampler(out: Path, sampler, trial: int) -> None:
+    payload = {"drew_trial": trial, "sampler": sampler}
+    storage.atomic_write_bytes(out / SAMPLER, pickle.dumps(payload))
+
+
+def _load_sampler(out: Path) -> dict | None:
+    """``{"drew_trial": n, "sampler": s}`` of an interrupted search (a sampler pickled by
+    itself, as earlier versions wrote it, drew no known trial), or None."""
+    path = out / SAMPLER
+    if not path.exists():
+        return None
+    try:
+        payload = pickle.loads(path.read_bytes())  # noqa: S301 (our own file)
+    except Exception as error:  # noqa: BLE001 (any unpickling failure: a damaged file)
+        raise RunDirError(
+            f"{path} is damaged ({error}): remove it and optuna.db to restart the search"
+        ) from None
+    return payload if isinstance(payload, dict) else {"drew_trial": None, "sampler": payload}
+
+
+def _sampler_trial(out: Path) -> int | None:
+    payload = _load_sampler(out)
+    return None if payload is None else payload["drew_trial"]
 
 
 def _restored_sampler(out: Path):
     """The pickled sampler of an interrupted search, or a fresh TPESampler(seed=0)."""
     import optuna
 
-    path = out / SAMPLER
-    if not path.exists():
-        return optuna.samplers.TPESampler(seed=0)
-    try:
-        return pickle.loads(path.read_bytes())  # noqa: S301 (our own file)
-    except Exception as error:  # noqa: BLE001 (any unpickling failure: a damaged file)
-        raise RunDirError(
-            f"{path} is damaged ({error}): remove it and optuna.db to restart the search"
-        ) from None
+    payload = _load_sampler(out)
+    return optuna.samplers.TPESampler(seed=0) if payload is None else payload["sampler"]
 
 
 def is_feasible(trial, min_memory_capacity: float) -> bool:
@@ -301,7 +350,7 @@ def jobs(s: HRSNNSettings) -> list[Job]:
     def search_result(out: Path, progress: bool) -> dict:
         study = search(s, out, progress)
         design = best_design(study, s.min_memory_capacity)
-        return {"trials": len(study.trials), "best_design": design and _fields(design)}
+        return {"trials": len(_finished(study)), "best_design": design and _fields(design)}
 
     def best_arm(out: Path, progress: bool) -> dict | None:
         best = storage.read_json(out / SEARCH_RESULT, dict)["best_design"]
