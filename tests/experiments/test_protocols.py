@@ -91,7 +91,6 @@ def test_current_readout_is_the_current_spikes_times_w_out(steps):
     params = params.replace(w_in=params.w_in * 3)
     xs = jax.random.normal(jax.random.key(1), (6, 3))
     state = net.init_state(params)
-    single = dataclasses.replace(net, steps_per_input=1)
     for x in xs:
         state, readout, events, us = net.trace(params, state, x)
         spikes = (us[-1] >= params.hidden.v_th).astype(jnp.float32)  # the last step's
@@ -101,7 +100,6 @@ def test_current_readout_is_the_current_spikes_times_w_out(steps):
     final = net.final_readout(params, net.init_state(params), xs)
     _, readouts, _ = net.unroll(params, net.init_state(params), xs)
     np.testing.assert_allclose(final, readouts[-1], rtol=1e-6)
-    del single
 
 
 def test_current_readout_keeps_nothing_of_earlier_steps():
