@@ -170,3 +170,27 @@ def test_every_property_round_trips_through_the_genome_and_the_centres_file(mode
 def test_lif_flat_order_is_unchanged():
     """The LIF genome keeps the order checkpoints were written in: R, tau_m, v_rest, v_th."""
     assert Genome(LIF.names).rows == (3, 0, 2, 1)
+
+
+@pytest.mark.parametrize("model", ["alif", "bipolar"])
+def test_the_studies_networks_step_through_other_models(model):
+    """Spiking reservoirs (quenched, HRSNN) and the E/I network run a non-LIF model through
+    its interface; the numbers differ from LIF's, spike trains count events."""
+    from hetsnn.model import reservoir
+    from hetsnn.model.recurrent_ei import EINetwork
+
+    config = neuron_model(model).config()
+    runs = {}
+    for neuron in (NeuronConfig(), config):
+        res = reservoir.ReservoirConfig(40, "spiking", neuron=neuron)
+        net = reservoir.init(jax.random.key(0), 1, res)
+        inputs = jax.random.uniform(jax.random.key(1), (60, 1), minval=-1.0)
+        runs[type(neuron).model] = reservoir.run(net, inputs, res.dynamics)
+    (lif_features, _), (features, spikes) = runs["lif"], runs[model]
+    assert set(np.unique(np.asarray(spikes))) <= {0.0, 1.0} and float(spikes.sum()) > 0
+    assert not np.array_equal(np.asarray(features), np.asarray(lif_features))
+    ei = EINetwork(12, 16, 3, steps=5, neuron=config)
+    params = ei.init(jax.random.key(2))
+    logits, ei_spikes = ei.forward(params, jax.random.normal(jax.random.key(3), (4, 12)))
+    assert logits.shape == (4, 3) and np.isfinite(np.asarray(logits)).all()
+    assert set(np.unique(np.asarray(ei_spikes))) <= {0.0, 1.0}

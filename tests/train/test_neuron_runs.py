@@ -98,7 +98,7 @@ def test_nir_exports_lif_and_refuses_the_others_by_name(runs, tmp_path):
 
 def test_every_experiment_of_points_takes_every_model():
     """``--neuron`` changes the neurons of every point of every experiment that trains
-    RunConfigs, and nothing else; studies of jobs refuse it in one line."""
+    RunConfigs, and nothing else; a study of jobs takes the model as a setting."""
     for experiment in EXPERIMENTS.values():
         points = experiment.points("smoke")
         for name in NEURON_MODELS:
@@ -111,8 +111,13 @@ def test_every_experiment_of_points_takes_every_model():
                 assert neuron.tau_m == before.config.network.neuron.tau_m
                 assert after.config.replace(network=before.config.network) == before.config
                 RunSpec.from_config(after.config)  # builds
-    with pytest.raises(ConfigError, match="LIF only: drop --neuron"):
-        run_experiment(get_experiment("quenched"), "smoke", "unused", neuron="alif")
+    for name in ("quenched", "hrsnn", "ei"):  # studies of jobs: the model is a setting
+        experiment = get_experiment(name)
+        for model in NEURON_MODELS:
+            settings = experiment.resolve("smoke", {"neuron": model})
+            assert experiment.jobs(settings)  # their networks are built from it
+        with pytest.raises(ConfigError, match="unknown neuron model 'adex'"):
+            experiment.resolve("smoke", {"neuron": "adex"})
 
 
 def test_run_records_the_model_and_refuses_to_resume_with_another(tmp_path):

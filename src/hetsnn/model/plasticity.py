@@ -105,7 +105,8 @@ def train_stdp(
 
     def plastic_step(carry, d):
         neuron_carry, w_plastic, pre_trace, post_trace = carry
-        pre_spikes = neuron_carry[1]  # emitted last step, arriving now
+        # emitted last step, arriving now; spike events (a bipolar -1 is an event too)
+        pre_spikes = jnp.abs(neuron_carry[1])
         _, step, _ = step_function(reservoir.replace(w_rec=w_plastic + fixed), dynamics)
         neuron_carry, spikes = step(neuron_carry, d)
         dw, pre_trace, post_trace = stdp_step(

@@ -13,15 +13,26 @@ that the untrained network fires at a target mean rate on a batch of training im
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from hetsnn.errors import ConfigError
 from hetsnn.model import dale, neurons
+from hetsnn.model.neuron_models import model_of
 from hetsnn.model.neurons import NeuronConfig
 from hetsnn.model.surrogates import SURROGATES
+
+
+@struct.dataclass
+class EIState:
+    """Between two steps: the hidden neurons' state (the model's), their last spikes
+    ``(..., H)`` (signed for a bipolar neuron) and the read-out ``(..., n_out)``."""
+
+    hidden: Any
+    spikes: jax.Array
+    readout: jax.Array
 
 
 @struct.dataclass
@@ -44,8 +55,8 @@ class EINetwork:
     Attributes:
         n_in, n_hidden, n_out: sizes.  excitatory_fraction: E share of the hidden layer.
         steps: simulation steps each image is shown for (from rest).
-        neuron: the hidden LIF neurons' homogeneous defaults (dt 5 ms, tau_m 20 ms, v_th
-            0.5 by default); the E/I study runs LIF neurons only.
+        neuron: the hidden neurons' homogeneous defaults (dt 5 ms, tau_m 20 ms, v_th 0.5
+            by default); its class picks the neuron model (LIF by default).
         readout_tau: ms, the read-out integrators' time constant.
         rec_gain: spectral radius of the initial recurrent weights (about).
         surrogate, surrogate_alpha: spike surrogate for BPTT.
@@ -57,10 +68,6 @@ class EINetwork:
     excitatory_fraction: float = 0.8
     steps: int = 10
     neuron: NeuronConfig = field(default_factory=NeuronConfig)
-
-    def __post_init__(self):
-        if type(self.neuron) is not NeuronConfig:
-            raise ConfigError("the E/I network runs LIF neurons only (a NeuronConfig)")
 
     readout_tau: float = 20.0
     rec_gain: float = 0.5
@@ -83,10 +90,14 @@ class EINetwork:
     def hidden(self) -> neurons.NeuronParams:
         return self.neuron.homogeneous(self.n_hidden)
 
-    def init(self, key: jax.Array) -> EIParams:
+    def init(self, key: jax.Array, hidden=None) -> EIParams:
         """LeCun-normal input weights; half-normal recurrent magnitudes with inhibition
         balanced against excitation (:func:`hetsnn.model.dale.balanced_scale`) and the spectral
-        radius near ``rec_gain``; half-normal read-out magnitudes of variance 1 / H."""
+        radius near ``rec_gain``; half-normal read-out magnitudes of variance 1 / H. The
+        neurons are the homogeneous ones of ``neuron``, so ``hidden`` (the network
+        interface's argument, :mod:`hetsnn.model.network_interface`) must be None."""
+        if hidden is not None:
+            raise ValueError("the E/I network's neurons come from its neuron config: pass None")
         k_in, k_rec, k_out = jax.random.split(key, 3)
         h = self.n_hidden
         w_in = jax.nn.initializers.lecun_normal()(k_in, (self.n_in, h), jnp.float32)
@@ -102,28 +113,59 @@ class EINetwork:
         """Show ``x: (B, n_in)`` for ``steps`` steps from rest.
 
         Returns:
-            ``(logits (B, n_out), spikes (steps, B, H))``.
+            ``(logits (B, n_out), spikes (steps, B, H))``, the spikes as events (both signs
+            of a bipolar neuron's).
         """
         hidden = self.hidden()
         w_rec, w_out = self.weights(params)
         spike_fn = SURROGATES[self.surrogate](self.surrogate_alpha)
         drive = x @ params.w_in
         keep = self.dt / self.readout_tau
+        model, f32 = model_of(self.neuron), jnp.dtype(jnp.float32)
+        lif = model.name == "lif"  # LIF keeps its original form: the same numbers to the bit
 
         def step(carry, _):
             state, spikes, readout = carry
-            state, spikes = neurons.lif_step(hidden, state, drive + spikes @ w_rec, spike_fn)
+            current = drive + spikes @ w_rec
+            if lif:
+                state, spikes = neurons.lif_step(hidden, state, current, spike_fn)
+            else:  # another model steps through its interface
+                state, _, spikes = model.step(hidden, state, current, spike_fn, False, f32, f32)
             readout = neurons.leaky_readout(readout, spikes @ w_out, keep)
-            return (state, spikes, readout), spikes
+            return (state, spikes, readout), model.events(spikes)  # rates count events
 
         batch = x.shape[0]
-        start = (
-            neurons.init_state(hidden, (batch,)),
-            jnp.zeros((batch, self.n_hidden)),
-            jnp.zeros((batch, self.n_out)),
-        )
+        rest = neurons.init_state(hidden, (batch,)) if lif else model.rest(hidden, (batch,))
+        start = (rest, jnp.zeros((batch, self.n_hidden)), jnp.zeros((batch, self.n_out)))
         (_, _, logits), spikes = jax.lax.scan(step, start, length=self.steps)
         return logits, spikes
+
+    def init_state(self, params: EIParams, batch_shape: tuple[int, ...] = ()) -> EIState:
+        """Every neuron at rest, no spikes, read-out 0 (the network interface)."""
+        model, hidden = model_of(self.neuron), self.hidden()
+        rest = neurons.init_state(hidden, batch_shape) if model.name == "lif" else None
+        return EIState(
+            hidden=rest if rest is not None else model.rest(hidden, batch_shape),
+            spikes=jnp.zeros((*batch_shape, self.n_hidden)),
+            readout=jnp.zeros((*batch_shape, self.n_out)),
+        )
+
+    def step(self, params: EIParams, state: EIState, x: jax.Array):
+        """One simulation step on the input ``x: (..., n_in)`` (the network interface):
+        ``(state, readout (..., n_out), spike events (..., H))``; :meth:`forward` is
+        ``steps`` of these on one held image, with the input current computed once."""
+        model, hidden, f32 = model_of(self.neuron), self.hidden(), jnp.dtype(jnp.float32)
+        w_rec, w_out = self.weights(params)
+        spike_fn = SURROGATES[self.surrogate](self.surrogate_alpha)
+        current = x @ params.w_in + state.spikes @ w_rec
+        if model.name == "lif":
+            lif_state, spikes = neurons.lif_step(hidden, state.hidden, current, spike_fn)
+        else:
+            lif_state, _, spikes = model.step(
+                hidden, state.hidden, current, spike_fn, False, f32, f32
+            )
+        readout = neurons.leaky_readout(state.readout, spikes @ w_out, self.dt / self.readout_tau)
+        return EIState(lif_state, spikes, readout), readout, model.events(spikes)
 
     def rate_hz(self, spikes: jax.Array) -> jax.Array:
         """Mean firing rate (Hz) per hidden neuron of ``spikes (steps, B, H)``, ``(H,)``."""

@@ -27,6 +27,7 @@ from flax import struct
 from hetsnn.errors import ConfigError
 from hetsnn.model import dale, neurons
 from hetsnn.model.heterogeneity import Distribution, quenched_hidden
+from hetsnn.model.neuron_models import neuron_model
 from hetsnn.model.neurons import NeuronConfig
 from hetsnn.model.surrogates import heaviside
 
@@ -43,11 +44,13 @@ KIND_DEFAULTS = {
 class Dynamics:
     """What :func:`run` needs besides the drawn arrays (static under jit; the tau_m
     distribution is not part of it, so reservoirs drawn from different distributions share
-    one compiled program). ``dt`` and ``trace_tau`` in ms."""
+    one compiled program). ``dt`` and ``trace_tau`` in ms; ``model`` names the spiking
+    kind's neuron model (:mod:`hetsnn.model.neuron_models`)."""
 
     kind: str
     dt: float
     trace_tau: float
+    model: str = "lif"
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ class ReservoirConfig:
         bias_scale: rate: std of the per-neuron bias; spiking: bias currents are drawn
             uniformly from ``[0, bias_scale * v_th]`` (background drive).
         neuron: dt, threshold, rest and resistance of the spiking kind (its tau_m is
-            replaced by the draw); the rate kind uses its dt only.
+            replaced by the draw); its class picks the spiking kind's neuron model (LIF
+            by default); the rate kind uses its dt only.
         trace_tau: time constant of the spiking read-out's spike filter.
         excitatory_fraction: None for unconstrained Gaussian recurrent weights; else
             Dale's law (:mod:`hetsnn.model.dale`): that share of neurons excitatory, the rest
@@ -100,7 +104,8 @@ class ReservoirConfig:
 
     @property
     def dynamics(self) -> Dynamics:
-        return Dynamics(kind=self.kind, dt=self.neuron.dt, trace_tau=self.trace_tau)
+        model = type(self.neuron).model
+        return Dynamics(kind=self.kind, dt=self.neuron.dt, trace_tau=self.trace_tau, model=model)
 
 
 @struct.dataclass
@@ -183,6 +188,9 @@ def step_function(reservoir: Reservoir, dynamics: Dynamics):
 
     keep = jnp.exp(-dynamics.dt / dynamics.trace_tau)  # spike filter decay per step
 
+    if dynamics.model != "lif":  # another model steps through its interface
+        return _model_step_function(reservoir, dynamics, keep)
+
     def spiking_step(carry, d):
         state, spikes, trace = carry
         current = spikes @ reservoir.w_rec + d
@@ -190,6 +198,28 @@ def step_function(reservoir: Reservoir, dynamics: Dynamics):
         return (state, spikes, keep * trace + spikes), spikes
 
     start = (neurons.init_state(reservoir.hidden), jnp.zeros(n), jnp.zeros(n))
+    return start, spiking_step, lambda carry: carry[2]
+
+
+def _model_step_function(reservoir: Reservoir, dynamics: Dynamics, keep):
+    """:func:`step_function`'s spiking kind for a neuron model other than LIF (LIF keeps
+    its original post-reset form, so its numbers stay the same to the bit): the model's
+    carried state and step (:mod:`hetsnn.model.neuron_interface`). Signed spikes (a
+    bipolar neuron's -1 too) drive the recurrence and the read-out's trace, as they drive
+    the feedforward network's read-out; the spike trains returned (rates, STDP) count
+    events (:meth:`NeuronModel.events`)."""
+    model, n = neuron_model(dynamics.model), reservoir.bias.shape[0]
+    f32 = jnp.dtype(jnp.float32)
+
+    def spiking_step(carry, d):
+        state, spikes, trace = carry
+        current = spikes @ reservoir.w_rec + d
+        state, _, spikes = model.step(
+            reservoir.hidden, state, current, _forward_only, False, f32, f32
+        )
+        return (state, spikes, keep * trace + spikes), model.events(spikes)
+
+    start = (model.rest(reservoir.hidden), jnp.zeros(n), jnp.zeros(n))
     return start, spiking_step, lambda carry: carry[2]
 
 
@@ -219,3 +249,38 @@ def final_features(reservoir: Reservoir, inputs: jax.Array, dynamics: Dynamics) 
     start, step, features_of = step_function(reservoir, dynamics)
     carry, _ = jax.lax.scan(step, start, inputs @ reservoir.w_in + reservoir.bias)
     return features_of(carry)
+
+
+@dataclass(frozen=True)
+class ReservoirNetwork:
+    """A reservoir behind the network interface (:mod:`hetsnn.model.network_interface`):
+    ``init(key, None) -> Reservoir`` (its time constants drawn from ``config.tau_m``),
+    ``init_state(params) -> carry`` and ``step(params, carry, x) -> (carry, features,
+    spikes)``, where the "read-out" is what a trained read-out would see (:func:`run`'s
+    features) and the spikes are zeros for the rate kind. One sequence at a time
+    (``batch_shape`` must be ``()``; vmap over sequences); :func:`run` is ``step`` over a
+    whole sequence with the input drive computed at once.
+
+    Attributes:
+        config: the reservoir's architecture.  n_inputs: input size.
+    """
+
+    config: ReservoirConfig
+    n_inputs: int
+
+    def init(self, key: jax.Array, hidden=None) -> Reservoir:
+        if hidden is not None:
+            raise ValueError("a reservoir draws its neurons from config.tau_m: pass None")
+        return init(key, self.n_inputs, self.config)
+
+    def init_state(self, params: Reservoir, batch_shape: tuple[int, ...] = ()):
+        if batch_shape:
+            raise ValueError("a reservoir steps one sequence: vmap over a batch")
+        return step_function(params, self.config.dynamics)[0]
+
+    def step(self, params: Reservoir, state, x: jax.Array):
+        _, step, features_of = step_function(params, self.config.dynamics)
+        state, spikes = step(state, x @ params.w_in + params.bias)
+        if spikes is None:
+            spikes = jnp.zeros(params.bias.shape)
+        return state, features_of(state), spikes

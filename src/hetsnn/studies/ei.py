@@ -34,6 +34,7 @@ from hetsnn.analysis.spike_distance import spike_pattern_diversity
 from hetsnn.config import GradientConfig
 from hetsnn.data.images import load_dataset
 from hetsnn.errors import ConfigError
+from hetsnn.model.neuron_models import neuron_model
 from hetsnn.model.recurrent_ei import EINetwork, add_weight_noise, calibrate_input_gain
 from hetsnn.optim import gradient
 from hetsnn.tasks.classify import N_CLASSES, N_PIXELS, pixel_statistics
@@ -67,9 +68,11 @@ class EISettings:
     diversity_images: int = 32
     van_rossum_tau: float = 20.0
     dataset: str = "fashion-mnist"
+    neuron: str = "lif"
 
     def __post_init__(self):
         typed_fields(self, "ei")
+        neuron_model(self.neuron)  # the hidden neurons; an unknown name: one line
         if any(not 0 < r <= 1 for r in self.ratios):
             raise ConfigError(f"E:I ratios are excitatory shares in (0, 1], got {self.ratios}")
         if min(self.seeds, self.n_hidden, self.epochs, self.steps, self.batch) < 1:
@@ -88,7 +91,10 @@ def cell_name(ratio: float, init_rate: float | None, seed: int) -> str:
 
 
 def network(s: EISettings, ratio: float) -> EINetwork:
-    return EINetwork(N_PIXELS, s.n_hidden, N_CLASSES, excitatory_fraction=ratio, steps=s.steps)
+    return EINetwork(
+        N_PIXELS, s.n_hidden, N_CLASSES, excitatory_fraction=ratio, steps=s.steps,
+        neuron=neuron_model(s.neuron).config(),
+    )  # fmt: skip
 
 
 def _split(s: EISettings, split: str):
@@ -174,6 +180,8 @@ def cell_fingerprint(s: EISettings, ratio: float, init_rate, seed: int) -> str:
     lists are left out, so a cell may be trained for more epochs later."""
     settings = {k: v for k, v in dataclasses.asdict(s).items()
                 if k not in ("epochs", "ratios", "init_rates", "seeds")}  # fmt: skip
+    if settings["neuron"] == "lif":  # absent at LIF, as in cells trained before models
+        del settings["neuron"]
     return storage.fingerprint([settings, ratio, init_rate, seed])
 
 

@@ -31,6 +31,7 @@ from hetsnn import storage
 from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.model import plasticity, reservoir
 from hetsnn.model.heterogeneity import Distribution
+from hetsnn.model.neuron_models import neuron_model
 from hetsnn.studies.suite import family_scores, suite_scores
 from hetsnn.tasks.temporal import SuiteConfig, make_suite
 from hetsnn.train.jobs import Job
@@ -110,9 +111,11 @@ class HRSNNSettings:
     min_memory_capacity: float = 1.0
     ridge_alpha: float = 1e-4
     reference: Design = field(default_factory=Design)
+    neuron: str = "lif"
 
     def __post_init__(self):
         typed_fields(self, "hrsnn")
+        neuron_model(self.neuron)  # the reservoir's neurons; an unknown name: one line
         if min(self.n_neurons, self.seeds, self.search_seeds, self.stdp_steps) < 1:
             raise ConfigError("hrsnn needs n_neurons, seeds, search_seeds, stdp_steps >= 1")
         if self.trials < 0 or not self.w_max_factor > 0:
@@ -142,6 +145,7 @@ def _config(s: HRSNNSettings, design: Design) -> reservoir.ReservoirConfig:
         "spiking",
         design.tau_distribution(),
         excitatory_fraction=s.excitatory_fraction,
+        neuron=neuron_model(s.neuron).config(),
     )
 
 

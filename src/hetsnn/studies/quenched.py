@@ -21,6 +21,7 @@ import jax
 from hetsnn.errors import ConfigError
 from hetsnn.model import reservoir
 from hetsnn.model.heterogeneity import Distribution
+from hetsnn.model.neuron_models import neuron_model
 from hetsnn.studies.suite import suite_scores
 from hetsnn.tasks.temporal import SuiteConfig, make_suite
 from hetsnn.train.jobs import Job
@@ -57,9 +58,11 @@ class QuenchedSettings:
     ridge_alpha: float = 1e-4
     scales: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0)
     removed: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+    neuron: str = "lif"
 
     def __post_init__(self):
         typed_fields(self, "quenched")
+        neuron_model(self.neuron)  # the spiking reservoirs' neurons; unknown: one line
         unknown = set(self.distributions) - set(MATCHED) - set(BIOLOGICAL)
         if unknown:
             raise ConfigError(
@@ -116,19 +119,25 @@ def _scorer(dynamics: reservoir.Dynamics, suite: SuiteConfig, alpha: float):
     return jax.jit(score)
 
 
-def _draw(dists: list[Distribution], kind: str, n: int, seed: int) -> list[reservoir.Reservoir]:
+def _draw(
+    dists: list[Distribution], kind: str, n: int, seed: int, neuron: str = "lif"
+) -> list[reservoir.Reservoir]:
     """One reservoir per distribution: same weights (seed), time constants from each."""
     keys = reservoir.seed_keys(seed)
     return [
         reservoir.init(
-            keys["weights"], 1, reservoir.ReservoirConfig(n, kind, dist), tau_key=keys["tau"]
+            keys["weights"],
+            1,
+            reservoir.ReservoirConfig(n, kind, dist, neuron=neuron_model(neuron).config()),
+            tau_key=keys["tau"],
         )
         for dist in dists
     ]
 
 
 def _score(s: QuenchedSettings, kind: str, reservoirs, seed: int):
-    dynamics = reservoir.ReservoirConfig(1, kind).dynamics
+    config = reservoir.ReservoirConfig(1, kind, neuron=neuron_model(s.neuron).config())
+    dynamics = config.dynamics
     scores, rates = _scorer(dynamics, s.suite, s.ridge_alpha)(
         reservoir.stack(reservoirs), make_suite(1000 + seed, s.suite)
     )
@@ -149,11 +158,11 @@ def jobs(s: QuenchedSettings) -> list[Job]:
     dists = list(distributions(s).values())  # read and fit the Allen table once
 
     def cell(kind: str, n: int, seed: int) -> dict:
-        scores, rates = _score(s, kind, _draw(dists, kind, n, seed), seed)
+        scores, rates = _score(s, kind, _draw(dists, kind, n, seed, s.neuron), seed)
         return {"distributions": names, "scores": scores, "rate_hz": rates}
 
     def sweep(kind: str, seed: int) -> dict:
-        base = _draw(dists, kind, s.robustness_size, seed)
+        base = _draw(dists, kind, s.robustness_size, seed, s.neuron)
         key = reservoir.seed_keys(seed)["perturb"]  # same synapses for every tau
         perturbed = [reservoir.perturb(r, key, scale=x) for r in base for x in s.scales]
         perturbed += [reservoir.perturb(r, key, removed=x) for r in base for x in s.removed]

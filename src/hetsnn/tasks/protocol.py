@@ -4,13 +4,20 @@ A task is a small frozen dataclass (its fields are its configuration, so it is h
 compiled programs key on it). Its data set, if any, is loaded by ``load_data(split)`` and
 reaches the compiled programs as an argument. Every method is pure and jit-/vmap-able.
 Adding a task is one module with such a class and one entry in ``hetsnn.tasks.TASKS``.
+
+A task drives its network through the network interface
+(:class:`~hetsnn.model.network_interface.SpikingNetwork`: ``init_state`` and ``step``); the
+built-in tasks, which the run loop gives a
+:class:`~hetsnn.model.networks.FeedforwardSNN`, also use its faster whole-sequence paths
+(``trace``, ``final_readout``).
 """
 
 from typing import Any, ClassVar, Protocol
 
 import jax
 
-from hetsnn.model.networks import FeedforwardSNN, NetworkParams
+from hetsnn.model.network_interface import SpikingNetwork
+from hetsnn.model.networks import NetworkParams
 
 
 class Task(Protocol):
@@ -51,17 +58,17 @@ class Task(Protocol):
         """The split ("train", "test", "validation") as device arrays, or None."""
 
     def evaluate(
-        self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, data: Any
+        self, network: SpikingNetwork, params: NetworkParams, key: jax.Array, data: Any
     ) -> jax.Array:
         """The training fitness, a float32 scalar (higher is better)."""
 
     def final_score(
-        self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, data: Any,
+        self, network: SpikingNetwork, params: NetworkParams, key: jax.Array, data: Any,
         episodes: int,
     ) -> jax.Array:  # fmt: skip
         """The reported score of a trained network (greedy episodes, or the test split)."""
 
-    def probe(self, network: FeedforwardSNN, params: NetworkParams, data: Any, key: jax.Array):
+    def probe(self, network: SpikingNetwork, params: NetworkParams, data: Any, key: jax.Array):
         """Recordings of a network at a checkpoint (a dict of arrays), or None."""
 
 
@@ -69,7 +76,7 @@ class EpisodeSampler(Task, Protocol):
     """A task REINFORCE can train: episodes under the softmax policy of the read-out."""
 
     def sample_episode(
-        self, network: FeedforwardSNN, params: NetworkParams, key: jax.Array, episode: jax.Array
+        self, network: SpikingNetwork, params: NetworkParams, key: jax.Array, episode: jax.Array
     ):
         """One sampled episode (:class:`hetsnn.tasks.base.Trajectory`)."""
 
@@ -80,7 +87,7 @@ class Supervised(Task, Protocol):
     def sample_batch(self, key: jax.Array, data: Any, size: int) -> tuple[jax.Array, jax.Array]:
         """``(inputs, labels)`` of ``size`` examples drawn from ``data``."""
 
-    def forward(self, network: FeedforwardSNN, params: NetworkParams, inputs, key: jax.Array):
+    def forward(self, network: SpikingNetwork, params: NetworkParams, inputs, key: jax.Array):
         """``(logits, spikes, pre-reset potentials)`` of a batch of inputs."""
 
     def scores(self, logits: jax.Array, labels: jax.Array) -> jax.Array:
