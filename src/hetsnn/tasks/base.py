@@ -23,7 +23,7 @@ from flax import struct
 from hetsnn.errors import ConfigError
 from hetsnn.model.networks import FeedforwardSNN, NetworkParams
 from hetsnn.tasks.early_exit import until_all_done
-from hetsnn.tasks.episodic import EpisodicEvaluation, noise_key
+from hetsnn.tasks.episodic import EpisodicEvaluation, initial_state
 
 
 @struct.dataclass
@@ -161,7 +161,7 @@ class GymnaxTask(EpisodicEvaluation):
             log_prob = jax.nn.log_softmax(readout)[action]
             return carry, (log_prob, reward, alive, u)
 
-        net_state = network.init_state(params, noise_key=noise_key(key))
+        net_state = initial_state(network, params, key)
         carry = (obs, env_state, net_state, jnp.bool_(False))
         _, outputs = jax.lax.scan(env_step, carry, keys)
         return outputs
@@ -187,7 +187,7 @@ class GymnaxTask(EpisodicEvaluation):
             total = total + jnp.where(done, 0.0, reward)
             return obs, env_state, net_state, done | terminated | truncated, total
 
-        net_state = network.init_state(params, noise_key=noise_key(key))
+        net_state = initial_state(network, params, key)
         start = (obs, env_state, net_state, jnp.bool_(False), jnp.float32(0))
         *_, total = until_all_done(env_step, start, self.steps_per_episode, lambda c: c[3])
         return total

@@ -46,7 +46,7 @@ from hetsnn.data.images import DATASETS, SPLIT_SIZES, load_dataset
 from hetsnn.errors import ConfigError
 from hetsnn.model.networks import FeedforwardSNN, NetworkParams
 from hetsnn.tasks.base import require_positive
-from hetsnn.tasks.episodic import noise_key
+from hetsnn.tasks.episodic import initial_state
 
 FITNESSES = ("cross_entropy", "accuracy")
 ENCODINGS = ("standardised", "raw", "rate")
@@ -277,7 +277,7 @@ class ClassificationTask:
             ``(logits (B, 10), spike_counts (B, n_hidden), u (steps_per_input, B, n_hidden))``.
         """
         if self.encoding != "rate" and self.readout == "last":  # the input held: one pass
-            state = network.init_state(params, inputs.shape[:1], noise_key(key))
+            state = initial_state(network, params, key, inputs.shape[:1])
             _, logits, spikes, u = network.trace(params, state, inputs)
             return logits, spikes, u
         readouts, spikes, u = self.step_readouts(network, params, inputs, key)
@@ -288,7 +288,7 @@ class ClassificationTask:
         """Every simulation step's read-out: ``(readouts (steps, B, 10), spike_counts (B,
         n_hidden), u (steps, B, n_hidden))``."""
         if self.encoding != "rate":  # the input held: its current computed once
-            state = network.init_state(params, inputs.shape[:1], noise_key(key))
+            state = initial_state(network, params, key, inputs.shape[:1])
             _, readouts, spikes, u = network.trace_readouts(params, state, inputs)
             return readouts, spikes, u
         steps = network.steps_per_input
@@ -304,7 +304,7 @@ class ClassificationTask:
             state, readout, spikes, u = single.trace(params, state, frame)
             return state, (readout, spikes, u[0])
 
-        state = single.init_state(params, inputs.shape[:1], noise_key(key))
+        state = initial_state(single, params, key, inputs.shape[:1])
         _, (readouts, spikes, u) = jax.lax.scan(step, state, frames)
         return readouts, spikes.sum(axis=0), u
 

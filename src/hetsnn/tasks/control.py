@@ -32,7 +32,7 @@ from hetsnn.errors import ConfigError
 from hetsnn.model.networks import FeedforwardSNN, NetworkParams
 from hetsnn.tasks.base import require_positive
 from hetsnn.tasks.early_exit import until_all_done
-from hetsnn.tasks.episodic import EpisodicEvaluation, noise_key
+from hetsnn.tasks.episodic import EpisodicEvaluation, initial_state
 
 # (observation size, action size) of brax 0.14.2's environments with default arguments: the
 # network's layer sizes are known without building the environment (seconds each).
@@ -164,7 +164,7 @@ class BraxTask(EpisodicEvaluation):
             total = total + jnp.where(done, 0.0, env_state.reward)
             return env_state, net_state, done | (env_state.done > 0), total
 
-        net_state = network.init_state(params, noise_key=noise_key(key))
+        net_state = initial_state(network, params, key)
         start = (env.reset(key), net_state, jnp.bool_(False), jnp.float32(0))
         *_, total = until_all_done(env_step, start, self.max_steps, lambda carry: carry[2])
         return total

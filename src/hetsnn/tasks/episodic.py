@@ -17,8 +17,17 @@ NOISE_STREAM = 0x4015E  # fold-in constant for the membrane noise of a noise pro
 
 def noise_key(key: jax.Array | None) -> jax.Array | None:
     """The key an episode's (or batch's) membrane noise is drawn from: ``key`` folded with
-    :data:`NOISE_STREAM` (unused unless the network's ``membrane_noise`` is on)."""
+    :data:`NOISE_STREAM`."""
     return None if key is None else jax.random.fold_in(key, NOISE_STREAM)
+
+
+def initial_state(network, params, key: jax.Array | None, *batch_shape):
+    """``network.init_state(params, *batch_shape)``, started with the noise key of ``key``
+    when the network's ``membrane_noise`` is on (the noise probe); any network with the
+    interface's ``init_state`` works otherwise."""
+    if getattr(network, "membrane_noise", 0):
+        return network.init_state(params, *batch_shape, noise_key=noise_key(key))
+    return network.init_state(params, *batch_shape)
 
 
 class EpisodicEvaluation:

@@ -33,7 +33,7 @@ from gymnax.environments.bsuite.memory_chain import EnvParams
 
 from hetsnn.errors import ConfigError
 from hetsnn.tasks.base import EpisodeRecord, GymnaxTask, make_env, require_positive
-from hetsnn.tasks.episodic import EpisodicEvaluation, noise_key
+from hetsnn.tasks.episodic import EpisodicEvaluation, initial_state
 
 CUES = ("alternate", "random")
 
@@ -125,7 +125,7 @@ class MemoryTask(GymnaxTask):
         them), unless the two read-outs of a_N lie within float rounding of each other.
         """
         readout = network.final_readout(
-            params, network.init_state(params, noise_key=noise_key(key)), self.inputs(key, episode)
+            params, initial_state(network, params, key), self.inputs(key, episode)
         )
         key_reset, _ = jax.random.split(key)  # the half inputs() resets with
         recalled = jnp.argmax(readout) == self.cue_action(episode, key_reset)
