@@ -22,11 +22,16 @@ from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.distributions import fit  # noqa: E402
 from hetsnn.data import allen  # noqa: E402
 from hetsnn.data.images import DataNotFound  # noqa: E402
-from hetsnn.model.genome import PROPERTIES as PROPERTY_NAMES  # noqa: E402
+from hetsnn.model.neuron_models import NEURON_MODELS  # noqa: E402
 from hetsnn.report.common import finished_points, fmt, save_figure  # noqa: E402
 from hetsnn.rundir import PROPERTIES, QUANTILES  # noqa: E402
 
-SPREAD = {"tau_m": "cv", "v_th": "cv", "v_rest": "std", "R": "cv"}  # statistic shown
+# every registered model's properties, in table order; the spread statistic shown is the
+# std for properties centred near 0 (a rest potential, a direct one such as ALIF's beta),
+# else the coefficient of variation
+_ROWS = {p.name: p for model in NEURON_MODELS.values() for p in model.properties}
+PROPERTY_NAMES = tuple(_ROWS)
+SPREAD = {name: "std" if p.kind in ("rest", "direct") else "cv" for name, p in _ROWS.items()}
 
 
 def allen_reference():
@@ -80,7 +85,9 @@ def section(run_dir: Path, manifest: dict, out: Path) -> str:
         return ""
     text = (
         "\nHeterogeneity over training, first -> last checkpoint (mean over seeds): "
-        "spread of each trained property over the hidden layer (cv; std for v_rest)"
+        "spread of each trained property over the hidden layer (cv; std for "
+        + ", ".join(n for n in PROPERTY_NAMES if SPREAD[n] == "std")
+        + ")"
         + ("; tau_m's KS distance to the gamma fit of Allen mouse VISp L4 spiny cells\n"
            if reference is not None else
            "; no Allen Cell Types table here, so no KS distance to biology\n")
