@@ -123,11 +123,12 @@ def check_centres(arrays: dict, where: str = CENTRES) -> dict:
     return arrays
 
 
-def centres_to_params(arrays: dict, neuron: NeuronConfig) -> NetworkParams:
-    """Network parameters from the arrays of ``centres.npz`` of a run of ``neuron``'s
-    model (time constants in ms go back through their logits at ``neuron.dt``, in float32,
-    so decay rates match the trained ones to rounding); refused when any is not finite."""
-    check_centres(arrays)
+def centres_to_params(arrays: dict, neuron: NeuronConfig, where: str = CENTRES) -> NetworkParams:
+    """Network parameters from the arrays of ``centres.npz`` (at ``where``) of a run of
+    ``neuron``'s model (time constants in ms go back through their logits at ``neuron.dt``,
+    in float32, so decay rates match the trained ones to rounding); refused when any is not
+    finite."""
+    check_centres(arrays, where)
     return NetworkParams(
         w_in=jnp.asarray(arrays["w_in"]),
         w_out=jnp.asarray(arrays["w_out"]),
@@ -139,4 +140,4 @@ def load_centres(run_dir: Path, neuron: NeuronConfig) -> NetworkParams:
     """The final centres of a finished run of ``neuron``'s model as network parameters,
     leading axis seeds."""
     path = Path(run_dir) / CENTRES
-    return centres_to_params(check_centres(storage.load_arrays(path), str(path)), neuron)
+    return centres_to_params(storage.load_arrays(path), neuron, str(path))

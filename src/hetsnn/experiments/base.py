@@ -21,7 +21,7 @@ from hetsnn.config import NetworkConfig, NeuronConfig, RunConfig, StrategyConfig
 from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.experiments import protocols
 from hetsnn.model.genome import PROPERTIES, WEIGHTS, hidden_size_for_budget
-from hetsnn.model.neuron_models import neuron_model
+from hetsnn.model.neuron_models import as_model, neuron_model
 from hetsnn.provenance import provenance
 from hetsnn.train.jobs import Job, run_jobs
 from hetsnn.train.loop import shares_program, train_together
@@ -151,12 +151,10 @@ def with_neuron(points: list[Point], model: str | None) -> list[Point]:
     tau_a, beta) stay homogeneous, so every arm keeps its parameter budget."""
     if model is None or model == "lif":
         return points
-    config_class = neuron_model(model).config
     changed = []
     for point in points:
         network = point.config.network
-        shared = {f.name: getattr(network.neuron, f.name) for f in dataclasses.fields(NeuronConfig)}
-        network = dataclasses.replace(network, neuron=config_class(**shared))
+        network = dataclasses.replace(network, neuron=as_model(network.neuron, model))
         changed.append(dataclasses.replace(point, config=point.config.replace(network=network)))
     return changed
 

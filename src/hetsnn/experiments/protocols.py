@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from hetsnn.config import RunConfig, StrategyConfig
 from hetsnn.errors import ConfigError
-from hetsnn.model.bipolar import BipolarConfig
+from hetsnn.model.neuron_models import as_model
 from hetsnn.model.neurons import NeuronConfig
 from hetsnn.tasks import BraxTask, ClassificationTask, GymnaxTask, MemoryTask
 
@@ -58,8 +58,7 @@ def _bipolar(config: RunConfig) -> RunConfig:
     neuron = config.network.neuron
     if type(neuron) is not NeuronConfig:  # LIF only: another model keeps its own spikes
         return config
-    fields = {f.name: getattr(neuron, f.name) for f in dataclasses.fields(NeuronConfig)}
-    return _network(config, neuron=BipolarConfig(**fields))
+    return _network(config, neuron=as_model(neuron, "bipolar"))
 
 
 def _strategy(config: RunConfig, **changes) -> RunConfig:

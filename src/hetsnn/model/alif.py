@@ -39,7 +39,7 @@ from hetsnn.model.neurons import (
     LIFState,
     NeuronConfig,
     NeuronParams,
-    binary_reset,
+    gated_reset,
     integrate,
     reset_jacobian,
 )
@@ -132,10 +132,7 @@ class ALIFModel(NeuronModel):
         potential."""
         threshold = params.v_th + params.beta * a
         spikes = spike_fn(u - threshold, threshold)
-        gate = jax.lax.stop_gradient(spikes) if detach_reset else spikes
-        if getattr(spike_fn, "binary", False):
-            return spikes, binary_reset(u, gate, params.v_rest)
-        return spikes, u * (1 - gate) + params.v_rest * gate
+        return spikes, gated_reset(u, spikes, params.v_rest, spike_fn, detach_reset)
 
     def step(self, params, state, current, spike_fn, detach_reset, store, compute, noise=None):
         a_prev = state.a.astype(compute)

@@ -34,7 +34,7 @@ from hetsnn.model.neurons import (
     LIFState,
     NeuronConfig,
     NeuronParams,
-    binary_reset,
+    gated_reset,
     init_state,
     integrate,
 )
@@ -80,10 +80,7 @@ class BipolarModel(NeuronModel):
 
     def _reset(self, params, u, spike_fn, detach_reset):
         _, gate = self.fire(params, u, spike_fn)
-        gate = jax.lax.stop_gradient(gate) if detach_reset else gate
-        if getattr(spike_fn, "binary", False):
-            return binary_reset(u, gate, params.v_rest)
-        return u * (1 - gate) + params.v_rest * gate
+        return gated_reset(u, gate, params.v_rest, spike_fn, detach_reset)
 
     def step(self, params, state, current, spike_fn, detach_reset, store, compute, noise=None):
         v = self._reset(params, state.u.astype(compute), spike_fn, detach_reset)

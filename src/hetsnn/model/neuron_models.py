@@ -5,11 +5,13 @@ A user's own model is added with :func:`register_neuron_model` (docs/architectur
 a neuron model").
 """
 
+import dataclasses
+
 from hetsnn.errors import ConfigError
 from hetsnn.model.alif import ALIF
 from hetsnn.model.bipolar import BIPOLAR
 from hetsnn.model.neuron_interface import NeuronModel
-from hetsnn.model.neurons import LIF
+from hetsnn.model.neurons import LIF, NeuronConfig
 
 NEURON_MODELS: dict[str, NeuronModel] = {model.name: model for model in (LIF, ALIF, BIPOLAR)}
 
@@ -24,6 +26,13 @@ def neuron_model(name: str) -> NeuronModel:
 def model_of(config) -> NeuronModel:
     """The model of a neuron config (its class attribute ``model``)."""
     return neuron_model(type(config).model)
+
+
+def as_model(neuron, name: str):
+    """A config of the model called ``name`` with ``neuron``'s LIF defaults (dt, tau_m,
+    v_th, v_rest, R) and the model's own defaults for its other properties."""
+    shared = {f.name: getattr(neuron, f.name) for f in dataclasses.fields(NeuronConfig)}
+    return neuron_model(name).config(**shared)
 
 
 def register_neuron_model(model: NeuronModel) -> NeuronModel:

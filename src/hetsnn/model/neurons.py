@@ -181,12 +181,20 @@ def fire_and_reset(
     """
     spike_fn = spike_fn or arctan()
     spikes = spike_fn(u - params.v_th, params.v_th)
-    reset_gate = jax.lax.stop_gradient(spikes) if detach_reset else spikes
+    return LIFState(v=gated_reset(u, spikes, params.v_rest, spike_fn, detach_reset)), spikes
+
+
+def gated_reset(
+    u: jax.Array, gate: jax.Array, v_rest: jax.Array, spike_fn: SpikeFn, detach_reset: bool
+) -> jax.Array:
+    """Eq. LIF-3 for a reset gate ``gate`` (the spikes of ``spike_fn``, or a bipolar
+    neuron's ``|s|``): ``u (1 - g) + v_rest g``, the gate's gradient cut when
+    ``detach_reset``; a select (:func:`binary_reset`) when the spikes are exactly 0 or 1.
+    Every neuron model resets through it."""
+    gate = jax.lax.stop_gradient(gate) if detach_reset else gate
     if getattr(spike_fn, "binary", False):
-        v = binary_reset(u, reset_gate, params.v_rest)
-    else:  # a smooth forward (tests): the gate lies between 0 and 1
-        v = u * (1 - reset_gate) + params.v_rest * reset_gate
-    return LIFState(v=v), spikes
+        return binary_reset(u, gate, v_rest)
+    return u * (1 - gate) + v_rest * gate  # a smooth forward (tests): 0 < gate < 1
 
 
 @jax.custom_jvp
