@@ -2,8 +2,11 @@
 
 The adaptation follows the ALIF neuron of Bellec et al. (2020), "A solution to the
 learning dilemma for recurrent networks of spiking neurons", Nat. Commun. 11, 3625
-(Methods, "ALIF neuron"; the LSNN neuron of Bellec et al. 2018), with hetsnn's LIF
-membrane (eqs. LIF-1..3 in :mod:`hetsnn.model.neurons`) underneath. Per neuron and step:
+(Methods, "ALIF neuron"; the LSNN neuron of Bellec et al. 2018; checked against the
+authors' ``EligALIF`` in IGITUGraz/eligibility_propagation,
+``Figure_3_and_S7_e_prop_tutorials/models.py``: ``new_b = decay_b * b + z``, threshold
+``thr + beta * new_b``), with hetsnn's LIF membrane (eqs. LIF-1..3 in
+:mod:`hetsnn.model.neurons`) underneath. Per neuron and step:
 
     a(t) = rho * a(t-dt) + s(t-dt),        rho = 1 - dt / tau_a                  (ALIF-1)
     A(t) = v_th + beta * a(t)                                                    (ALIF-2)
