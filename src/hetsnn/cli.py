@@ -106,6 +106,14 @@ def _add_run(commands) -> None:
         "subsets of one size) side by side, their seeds in one batch: yes, no, or auto "
         "(default): yes on a GPU or TPU, no on a CPU, where the larger batch was slower",
     )
+    run.add_argument(
+        "--cluster",
+        metavar="ray[:ADDRESS]",
+        help="spread the points (or a study's jobs) over a Ray cluster, one task each, "
+        "with identical results: ray ($RAY_ADDRESS, else a new Ray instance on this "
+        "machine), ray:auto (the cluster `ray start` began on this node) or ray:HOST:PORT; "
+        "--out must be on a filesystem every node shares (docs/cluster.md)",
+    )
 
 
 def _add_readers(commands) -> None:
@@ -260,6 +268,7 @@ def _run(args) -> None:
         together={"auto": None, "yes": True, "no": False}[args.together],
         neuron=args.neuron,
         protocol=args.protocol,
+        cluster=args.cluster,
     )
     if args.tensorboard:
         print(f"TensorBoard: tensorboard --logdir {out / 'tensorboard'}")

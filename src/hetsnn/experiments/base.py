@@ -7,6 +7,7 @@ a curve (``arm``) at a position (``x``). Every point is trained by the run loop
 side) in ``RUN_DIR/points/<name>``; ``RUN_DIR/experiment.json`` records what was asked.
 """
 
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from hetsnn.experiments import protocols
 from hetsnn.model.genome import PROPERTIES, WEIGHTS, hidden_size_for_budget
 from hetsnn.model.neuron_models import as_model, neuron_model
 from hetsnn.provenance import provenance
+from hetsnn.rundir import RESULT
+from hetsnn.train import cluster as ray_cluster
 from hetsnn.train.jobs import Job, run_jobs
 from hetsnn.train.loop import shares_program, train_together
 from hetsnn.train.memory import check_fits
@@ -253,6 +256,7 @@ def run_experiment(
     together: bool | None = None,
     neuron: str | None = None,
     protocol: str | None = None,
+    cluster: str | ray_cluster.Cluster | None = None,
 ) -> Path:
     """Train every point of ``experiment`` at ``preset`` into ``out``; return ``out``.
 
@@ -275,6 +279,12 @@ def run_experiment(
     (after the strategy and neuron; None: hetsnn's defaults). All are recorded in
     ``out/experiment.json``, so a resume with other values is refused.
 
+    ``cluster`` (``"ray"``, ``"ray:auto"``, ``"ray:HOST:PORT"`` or a
+    :class:`~hetsnn.train.cluster.Cluster`) spreads the points (each group, with
+    ``together``) or a study's jobs over a Ray cluster as tasks; ``out`` must then be on a
+    filesystem every node shares. The files are those of the sequential run. None (the
+    default): one after another in this process.
+
     Raises:
         RunDirError: ``out`` holds another experiment or config, or holds this one and
             ``resume`` is False. Nothing in ``out`` is overwritten in either case.
@@ -285,6 +295,8 @@ def run_experiment(
     if neuron not in (None, "lif") and experiment.jobs is not None:
         # a study of jobs builds its own networks: the model is one of its settings
         overrides = {**(overrides or {}), "neuron": neuron}
+    if isinstance(cluster, str):
+        cluster = ray_cluster.Cluster.parse(cluster)
     settings = experiment.resolve(preset, overrides)
     strategy = {k: v for k, v in (strategy or {}).items() if v is not None}
     points = _points(experiment, settings, strategy, neuron, protocol)
@@ -299,11 +311,29 @@ def run_experiment(
             task.load_data(split)
     if experiment.check is not None:
         experiment.check(settings)
-    _write_manifest(out, wanted)
-    if experiment.jobs is not None:
-        _run_study(experiment, settings, out, progress)
-    else:
+    finished = experiment.jobs is None and all(
+        (out / "points" / p.name / RESULT).exists() for p in points
+    )
+    if finished:  # read the results only: a finished run resumes from a read-only copy
+        _write_manifest(out, wanted)
         _train_points(experiment, preset, points, out, progress, after_point, together)
+        return out
+    with contextlib.ExitStack() as stack:
+        # join the cluster first: an unreachable one is refused before anything is written
+        ray = None if cluster is None else stack.enter_context(ray_cluster.connected(cluster))
+        _write_manifest(out, wanted)
+        try:
+            stack.enter_context(storage.locked(out, f"running {experiment.name}"))
+        except BlockingIOError as error:  # another process runs this experiment in ``out``
+            raise RunDirError(str(error)) from None
+        storage.remove_stale_temporaries(out)
+        if ray is not None:
+            _on_cluster(ray, experiment, preset, settings, points, out, progress, after_point,
+                        together, cluster)  # fmt: skip
+        elif experiment.jobs is not None:
+            run_jobs(experiment.jobs(settings), out, experiment.name, progress)
+        else:
+            _train_points(experiment, preset, points, out, progress, after_point, together)
     return out
 
 
@@ -363,16 +393,6 @@ def _write_manifest(out: Path, wanted: dict) -> None:
     storage.write_json(path, {**wanted, "provenance": provenance()})
 
 
-def _run_study(experiment: Experiment, settings: Any, out: Path, progress: bool) -> None:
-    """A study of jobs: one process per directory."""
-    try:
-        with storage.locked(out, f"running {experiment.name}"):
-            storage.remove_stale_temporaries(out)
-            run_jobs(experiment.jobs(settings), out, experiment.name, progress)
-    except BlockingIOError as error:
-        raise RunDirError(str(error)) from None
-
-
 def _train_points(experiment, preset, points, out, progress, after_point, together) -> None:
     """Train ``points`` through the run loop, in program groups when ``together``."""
     bar = tqdm(
@@ -391,6 +411,39 @@ def _train_points(experiment, preset, points, out, progress, after_point, togeth
             bar.update(len(group))
             if after_point is not None:
                 after_point(out)
+
+
+def _on_cluster(
+    ray, experiment, preset, settings, points, out, progress, after_point, together, cluster
+) -> None:
+    """The points (groups of points, with ``together``) or the study's jobs as Ray tasks."""
+    if experiment.jobs is not None:
+        units = ray_cluster.study_jobs(experiment.jobs(settings), out.resolve())
+        counting = "job"
+    else:
+        if together is None:  # as on one machine: together where the tasks get a GPU
+            together = ray_cluster.has_gpus(ray)
+        groups = program_groups(points) if together else [[p] for p in points]
+        units = ray_cluster.point_groups(
+            [
+                (
+                    group[0].name + (f" +{len(group) - 1}" if len(group) > 1 else ""),
+                    [p.config for p in group],
+                    [out.resolve() / "points" / p.name for p in group],
+                )
+                for group in groups
+            ]
+        )
+        counting = "run"
+    ray_cluster.run_units(
+        ray,
+        units,
+        cluster,
+        description=f"{experiment.name}/{preset} on Ray",
+        counting=counting,
+        progress=progress,
+        after_each=None if after_point is None else (lambda: after_point(out)),
+    )
 
 
 def program_groups(points: list[Point]) -> list[list[Point]]:

@@ -366,5 +366,5 @@ def jobs(s: HRSNNSettings) -> list[Job]:
     ]
     if s.trials == 0:
         return fixed
-    best = Job(str(arm_path(".", "bayes-opt")), best_arm)
+    best = Job(str(arm_path(".", "bayes-opt")), best_arm, after=(SEARCH_RESULT,))
     return [*fixed, Job(SEARCH_RESULT, search_result), best]

@@ -27,10 +27,14 @@ class Job:
         compute: ``(run_dir, progress) -> result`` (a JSON-serialisable dict), or None when there is
             nothing to write (the job then runs again on resume; it must skip its own
             finished work, as the resumable Bayesian search does).
+        after: the paths of the jobs that must finish before this one starts (a job that
+            reads another's result); the sequential loop meets it by running jobs in order,
+            a cluster (:mod:`hetsnn.train.cluster`) by waiting for them.
     """
 
     path: str
     compute: Callable[[Path, bool], dict | None]
+    after: tuple[str, ...] = ()
 
 
 def run_jobs(jobs: list[Job], out: Path, description: str, progress: bool = True) -> None:
