@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from hetsnn.data.locations import DATA_DIR_ENV, DataNotFound
-from hetsnn.errors import ConfigError, RunDirError, TrainingDiverged
+from hetsnn.errors import ClusterError, ConfigError, RunDirError, TrainingDiverged
 
 # the registries' names, written out so that a usage error is answered without importing
 # JAX (tests/model/test_neuron_models.py and tests/test_config.py check them)
@@ -160,10 +160,16 @@ def _add_nir(commands) -> None:
         "--seed", type=whole_number, default=0, help="which seed's network (default 0)"
     )
     export.add_argument(
+        "--for",
+        dest="target",
+        choices=("snntorch", "norse", "spyx"),
+        help="write the file that simulator runs as it is, and print the Python that loads "
+        "and runs it there (docs/nir.md)",
+    )
+    export.add_argument(
         "--profile",
-        default="all",
-        help="native | canonical | snntorch | all (default: all): how the four properties "
-        "are written (docs/nir.md)",
+        help="native | canonical | snntorch | norse | spyx | all (default: all): how the "
+        "four properties are written (docs/nir.md)",
     )
     export.add_argument(
         "--tau-for",
@@ -342,9 +348,12 @@ def _bench(args) -> None:
 def _export_nir(args) -> None:
     from hetsnn.interop import nir_export, profiles
 
+    if args.target and args.profile:
+        raise ConfigError("--for picks the profile: drop --profile")
     _use_data_dir(args.data_dir)
     _folder_for_output(args.out)
-    names = profiles.PROFILES if args.profile == "all" else (args.profile,)
+    chosen = args.target or args.profile or "all"
+    names = profiles.PROFILES if chosen == "all" else (chosen,)
     result = nir_export.export(
         args.run_dir,
         point=args.point,
@@ -360,6 +369,13 @@ def _export_nir(args) -> None:
         print(f"{name}: not written: {reason}")
     print()
     print(result["markdown"])
+    if args.target:
+        from hetsnn.interop import simulators
+
+        simulator = simulators.BY_PROFILE[args.target]
+        path = result["files"][args.target]
+        print(f"To run it in {simulator.name} ({simulator.install}), with x the inputs:\n")
+        print(simulator.lines(str(path), nir_export.graph_dt(path)))
 
 
 def _verify_nir(args) -> int:
@@ -386,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("a command is required (see --help)")
     try:
         return args.handler(args) or 0
-    except (ConfigError, RunDirError, DataNotFound, TrainingDiverged) as error:
+    except (ConfigError, RunDirError, DataNotFound, TrainingDiverged, ClusterError) as error:
         print(f"hetsnn: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # an unwritable, missing or full location: say where

@@ -11,3 +11,8 @@ class RunDirError(RuntimeError):
 
 class TrainingDiverged(RuntimeError):
     """An optimiser's state became non-finite; the run stopped before reporting numbers."""
+
+
+class ClusterError(RuntimeError):
+    """The cluster lost a task past its retries (a dead node or raylet): finished points are
+    kept, so the run resumes."""

@@ -1,6 +1,6 @@
 """NIR export: profiles that change no spike, a reference interpreter that agrees with
-hetsnn's network, importer models checked against the importers' own recurrences, and the
-export -> verify-nir round trip of a trained smoke network through the CLI."""
+hetsnn's network, and the export -> verify-nir round trip of a trained smoke network through
+the CLI (the real simulators run the files in tests/interop/test_simulators.py)."""
 
 import dataclasses
 import shutil
@@ -11,7 +11,7 @@ import pytest
 
 from hetsnn.cli import main
 from hetsnn.errors import ConfigError
-from hetsnn.interop import importers, nir_export, profiles
+from hetsnn.interop import nir_export, profiles
 from hetsnn.interop.lif_graph import Discretisation, LifGraph, simulate
 from hetsnn.model.networks import FeedforwardSNN
 
@@ -68,54 +68,12 @@ def test_exp_time_constants_run_hetsnns_network_on_an_exponential_backend(networ
     assert np.sum(euler_spikes != spikes) > 0
 
 
-def test_snntorch_profile_matches_snntorchs_leaky_recurrence(network):
-    """snnTorch's import_from_nir (0819ba4) builds snn.Leaky(beta=1 - dt/tau, threshold,
-    reset_mechanism='zero', reset_delay=False): mem = beta mem + W x; spk = mem > thr;
-    mem = mem (1 - spk). Transcribed here apart from the shared interpreter."""
-    net, inputs, spikes, _ = network
-    graph = profiles.to_graph(net, "snntorch")
-    assert np.allclose(graph.v_leak, 0) and np.unique(graph.v_threshold).size == 1
-    assert np.allclose(graph.r * graph.dt / graph.tau, 1.0)  # w_scale = 1: no threshold hack
-    beta = 1 - graph.dt / graph.tau
-    mem = np.zeros((inputs.shape[0], N_HIDDEN))
-    leaky = np.zeros_like(spikes)
-    for t in range(STEPS):
-        mem = beta * mem + inputs[:, t] @ graph.w_in.T
-        fired = mem > graph.v_threshold[0]
-        mem = mem * (1 - fired)
-        leaky[:, t] = fired
-    assert np.array_equal(leaky, spikes)
-
-
 def test_snntorch_profile_refuses_a_threshold_at_or_below_rest():
     net = synthetic()
     v_th = net.v_th.copy()
     v_th[3] = net.v_rest[3] - 0.1
-    with pytest.raises(ConfigError, match="1 of 48 neurons"):
+    with pytest.raises(ConfigError, match=r"1 of 48 hidden neurons .* \(neurons 3\)"):
         profiles.to_graph(dataclasses.replace(net, v_th=v_th), "snntorch")
-
-
-def test_importer_models_keep_and_drop_what_their_sources_do(network):
-    net, inputs, spikes, _ = network
-    native = importers.portability(profiles.to_graph(net, "native"), inputs, spikes)
-    canonical = importers.portability(profiles.to_graph(net, "canonical"), inputs, spikes)
-    snntorch = importers.portability(profiles.to_graph(net, "snntorch"), inputs, spikes)
-    by_name = {row["importer"]: i for i, row in enumerate(native)}
-
-    def outcome(rows, name):
-        return rows[by_name[name]]
-
-    # snnTorch: refuses v_leak != 0 and per-neuron thresholds, runs its own profile exactly
-    assert "v_leak" in outcome(native, "snnTorch")["outcome"]
-    assert "one v_threshold" in outcome(canonical, "snnTorch")["outcome"]
-    assert outcome(snntorch, "snnTorch")["mismatches"] == 0
-    # Norse drops r and v_reset: harmless once they are 1 and 0 (canonical), not before
-    assert outcome(canonical, "Norse")["mismatches"] == 0
-    assert outcome(native, "Norse")["mismatches"] > 0
-    # Lava-DL converts no LIF node; an exponential backend reads Euler time constants wrongly
-    assert outcome(native, "Lava-DL")["mismatches"] is None
-    assert outcome(native, "exponential backend")["mismatches"] > 0
-    assert outcome(native, "Spyx")["mismatches"] > 0
 
 
 def test_graph_survives_nir_write_and_read(tmp_path, network):
@@ -127,6 +85,20 @@ def test_graph_survives_nir_write_and_read(tmp_path, network):
     for field in ("w_in", "tau", "r", "v_leak", "v_threshold", "v_reset", "w_out"):
         assert np.array_equal(getattr(back, field), getattr(graph, field)), field
     assert back.dt == graph.dt
+
+
+@pytest.mark.parametrize("profile", ["snntorch", "norse", "spyx"])
+def test_a_readout_written_as_a_lif_reads_back_as_the_same_network(tmp_path, network, profile):
+    net, inputs, spikes, readout = network
+    graph = profiles.to_graph(net, profile)
+    path = tmp_path / "net.nir"
+    nir.write(path, graph.to_nir({"dt": graph.dt}))
+    assert isinstance(nir.read(path).nodes["readout"], nir.LIF)
+    back = LifGraph.from_nir(nir.read(path))
+    assert back.readout_as_lif
+    got_spikes, got_readout = simulate(back, inputs)
+    assert np.array_equal(got_spikes, spikes)
+    np.testing.assert_allclose(got_readout, readout, rtol=0, atol=1e-12)
 
 
 @pytest.mark.slow
@@ -148,9 +120,13 @@ def test_trained_smoke_network_exports_in_every_profile_and_verifies(
         assert result["float64"]["mismatches"] == 0
         assert result["float64"]["spikes"] > 0
         metadata = nir.read(graph).metadata
-        assert float(metadata["dt"]) == pytest.approx(0.005)
+        snntorch = graph.name.endswith("-snntorch.nir")  # its times in snnTorch's 0.1 ms step
+        assert float(metadata["dt"]) == pytest.approx(1e-4 if snntorch else 0.005)
+        assert ("time_scale" in metadata) == snntorch
         assert metadata["discretisation"] == "forward-euler"
     assert "| Norse |" in printed and any(out.glob("*-portability.md"))
+    assert main([*args, "--tau-for", "exp", "--profile", "native"]) == 0
+    assert len(list(out.glob("*-portability.md"))) == 2  # the exp export has its own
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ import pytest
 
 from hetsnn import storage
 from hetsnn.cli import main
-from hetsnn.errors import ConfigError, RunDirError
+from hetsnn.errors import ClusterError, ConfigError, RunDirError
 from hetsnn.experiments import get_experiment, run_experiment
 from hetsnn.train.cluster import Cluster, projected_wall_seconds
 
@@ -92,6 +92,21 @@ def test_an_unreachable_cluster_is_refused_before_anything_is_written(tmp_path, 
     with pytest.raises(ConfigError, match="cannot join the Ray cluster: Failed to connect"):
         run_experiment(get_experiment("memory"), "smoke", tmp_path / "r", cluster="ray:head:6379")
     assert not (tmp_path / "r").exists()
+
+
+def test_what_the_driver_raises_for_each_kind_of_failed_task():
+    from hetsnn.train.cluster import _unwrapped
+
+    mistake = ConfigError("a user's mistake")
+    assert _unwrapped(ray, ray.exceptions.RayTaskError("f", "tb", mistake)) is mistake
+    bug = ray.exceptions.RayTaskError("f", "Traceback ... ZeroDivisionError", ZeroDivisionError())
+    assert _unwrapped(ray, bug) is bug  # a bug keeps the worker's traceback
+    for lost in (ray.exceptions.WorkerCrashedError(), ray.exceptions.LocalRayletDiedError()):
+        error = _unwrapped(ray, lost)
+        assert isinstance(error, ClusterError) and "\n" not in str(error)
+        assert "rerun with --resume" in str(error)
+    interrupt = KeyboardInterrupt()
+    assert _unwrapped(ray, interrupt) is interrupt
 
 
 def test_projected_wall_time_gives_each_free_device_the_next_point():

@@ -4,6 +4,8 @@ The graph every export writes is::
 
     input -> Linear(w_in) -> LIF -> Linear(w_out) -> LI -> output
 
+(the LI written as a LIF that never fires for importers that map no LI node).
+
 NIR's nodes are continuous-time: the LIF node is ``tau dv/dt = (v_leak - v) + r I`` with a
 spike and ``v = v_reset`` where ``v`` reaches ``v_threshold``; the LI node has the same
 equation without the spike. A simulator must discretise them. :class:`Discretisation` names
@@ -32,6 +34,11 @@ INPUT, W_IN, HIDDEN, W_OUT, READOUT, OUTPUT = (
     "output",
 )
 
+# The threshold of a read-out written as a LIF: the largest float32, which no float32
+# potential exceeds. Not infinity: Spyx's reset subtracts spikes x threshold, and 0 x inf
+# is NaN.
+NEVER = float(np.finfo(np.float32).max)
+
 
 @dataclass(frozen=True)
 class LifGraph:
@@ -43,6 +50,8 @@ class LifGraph:
         w_out: ``(n_out, H)`` read-out weights.
         readout_tau, readout_r, readout_v_leak: ``(n_out,)`` the LI node's arrays.
         dt: simulation step in s.
+        readout_as_lif: write the read-out as a ``nir.LIF`` that never fires (threshold
+            :data:`NEVER`), which is the same LI, for importers that map no ``nir.LI``.
     """
 
     w_in: np.ndarray
@@ -56,6 +65,7 @@ class LifGraph:
     readout_r: np.ndarray
     readout_v_leak: np.ndarray
     dt: float
+    readout_as_lif: bool = False
 
     def replace(self, **changes) -> "LifGraph":
         return dataclasses.replace(self, **changes)
@@ -76,6 +86,14 @@ class LifGraph:
             v_reset=self.v_reset,
         )
         readout = nir.LI(tau=self.readout_tau, r=self.readout_r, v_leak=self.readout_v_leak)
+        if self.readout_as_lif:
+            readout = nir.LIF(
+                tau=self.readout_tau,
+                r=self.readout_r,
+                v_leak=self.readout_v_leak,
+                v_threshold=np.full_like(self.readout_tau, NEVER),
+                v_reset=np.zeros_like(self.readout_tau),
+            )
         nodes = {
             INPUT: nir.Input(input_type=np.array([self.w_in.shape[1]])),
             W_IN: nir.Linear(weight=self.w_in),
@@ -98,14 +116,17 @@ class LifGraph:
             W_IN: nir.Linear,
             HIDDEN: nir.LIF,
             W_OUT: nir.Linear,
-            READOUT: nir.LI,
+            READOUT: (nir.LI, nir.LIF),
         }
         for name, kind in kinds.items():
             if not isinstance(graph.nodes.get(name), kind):
-                raise ValueError(
-                    f"not a hetsnn export: node {name!r} should be a nir.{kind.__name__}"
-                )
+                kinds = kind if isinstance(kind, tuple) else (kind,)
+                names = " or ".join(f"nir.{k.__name__}" for k in kinds)
+                raise ValueError(f"not a hetsnn export: node {name!r} should be a {names}")
         hidden, readout = graph.nodes[HIDDEN], graph.nodes[READOUT]
+        readout_as_lif = isinstance(readout, nir.LIF)
+        if readout_as_lif and not np.all(np.asarray(readout.v_threshold) >= NEVER):
+            raise ValueError("not a hetsnn export: its read-out LIF can fire")
 
         def arr(x):
             return np.asarray(x, np.float64)
@@ -122,6 +143,7 @@ class LifGraph:
             readout_r=arr(readout.r),
             readout_v_leak=arr(readout.v_leak),
             dt=float(np.asarray(graph.metadata["dt"])),
+            readout_as_lif=readout_as_lif,
         )
 
 
@@ -169,7 +191,11 @@ def simulate(
     Returns:
         ``(spikes (S, T, H) bool, readout (S, T, n_out))`` in ``dtype``.
     """
-    g = {f.name: np.asarray(getattr(graph, f.name), dtype) for f in dataclasses.fields(graph)}
+    g = {
+        f.name: np.asarray(getattr(graph, f.name), dtype)
+        for f in dataclasses.fields(graph)
+        if f.name != "readout_as_lif"
+    }
     k = how.rate(graph.tau, graph.dt, dtype)
     k_out = how.rate(graph.readout_tau, graph.dt, dtype)
     x = np.asarray(inputs, dtype)

@@ -8,10 +8,11 @@
                                          simulation step, and hetsnn's own hidden spikes and
                                          read-out on them in float64 and in float32
 
-and a portability table (portability.md) of what each known importer would run
-(:mod:`hetsnn.interop.importers`). ``verify(file)`` re-simulates the graph with the numpy
-reference interpreter (:func:`hetsnn.interop.lif_graph.simulate`) and counts the hidden
-spikes that differ from the recorded ones.
+and a portability table (``<point>-seed<S>-portability.md``) of what each installed simulator
+did when it loaded and ran each file (:mod:`hetsnn.interop.simulators`: snnTorch, Norse,
+Spyx, run for real). ``verify(file)`` re-simulates the graph with the numpy reference
+interpreter (:func:`hetsnn.interop.lif_graph.simulate`) and counts the hidden spikes that
+differ from the recorded ones.
 
 The recorded inputs are those of the network's task: test images (each presented from rest
 for ``steps_per_input`` steps) for image tasks; the observations of greedy episodes of the
@@ -33,7 +34,7 @@ import numpy as np
 from hetsnn import __version__, storage
 from hetsnn.config import RunConfig
 from hetsnn.errors import ConfigError, RunDirError
-from hetsnn.interop import importers, profiles
+from hetsnn.interop import profiles, simulators
 from hetsnn.interop.lif_graph import HIDDEN, INPUT, READOUT, Discretisation, LifGraph, simulate
 from hetsnn.model.networks import FeedforwardSNN, NetworkParams
 from hetsnn.model.neuron_models import model_of
@@ -177,12 +178,12 @@ def hetsnn_references(run: LoadedRun, inputs: np.ndarray) -> dict[str, np.ndarra
     }
 
 
-def _metadata(run: LoadedRun, profile: str, tau_for: str, inputs: np.ndarray) -> dict:
+def _metadata(run: LoadedRun, graph: LifGraph, profile: str, tau_for: str, inputs) -> dict:
     network = run.spec.network
-    return {
+    metadata = {
         "source": f"hetsnn {__version__}",
         "profile": profile,
-        "dt": network.dt * profiles.MS,
+        "dt": graph.dt,
         "time_unit": "s",
         "discretisation": {decay: name for name, decay in DECAYS.items()}[tau_for],
         "spike_condition": SPIKE_CONDITION,
@@ -199,6 +200,12 @@ def _metadata(run: LoadedRun, profile: str, tau_for: str, inputs: np.ndarray) ->
         "seed": run.seed,
         "reference_samples": inputs.shape[0],
     }
+    if not np.isclose(graph.dt, network.dt * profiles.MS):
+        metadata["time_scale"] = (
+            f"every time is hetsnn's x {graph.dt / (network.dt * profiles.MS):g}, so that one "
+            f"step of {graph.dt:g} s here is one of hetsnn's {network.dt * profiles.MS:g} s"
+        )
+    return metadata
 
 
 def _graph_data(nir, inputs: np.ndarray, references: dict, dt: float):
@@ -248,38 +255,83 @@ def export(
         raise ConfigError(f"--samples must be at least 1, got {samples}")
     profiles.check_choices(profile_names, tau_for)
     run = load_run(run_dir, point, seed)
+    inputs = reference_inputs(run, samples)
+    references = hetsnn_references(run, inputs)
     graphs, skipped = {}, {}
     for name in profile_names:
         try:
             graphs[name] = profiles.to_graph(run.trained, name, tau_for)
         except ConfigError as error:
+            reason = str(error) + _nearest_snntorch(run, name, tau_for, inputs, references)
             if len(profile_names) == 1:
-                raise
-            skipped[name] = str(error)
+                raise ConfigError(reason) from None
+            skipped[name] = reason
     if not graphs:
         raise ConfigError("; ".join(f"{name}: {reason}" for name, reason in skipped.items()))
-    inputs = reference_inputs(run, samples)
-    references = hetsnn_references(run, inputs)
     out = Path(out) if out else Path(run_dir) / "nir"
     stem = f"{run.folder.name}-seed{seed}" if run.folder != Path(run_dir) else f"seed{seed}"
+    suffix = "" if tau_for == "euler" else f"-{tau_for}"
     files, checks, tables = {}, {}, {}
     for name, graph in graphs.items():
-        suffix = "" if tau_for == "euler" else f"-{tau_for}"
         path = out / f"{stem}-{name}{suffix}.nir"
-        _write(path, nir.write, graph.to_nir(_metadata(run, name, tau_for, inputs)))
+        _write(path, nir.write, graph.to_nir(_metadata(run, graph, name, tau_for, inputs)))
         _write(data_path(path), nir.write_data, _graph_data(nir, inputs, references, graph.dt))
         files[name] = path
         checks[name] = verify(path)
-        tables[name] = importers.portability(graph, inputs, references["spikes_float64"])
+        tables[name] = [
+            simulators.measure(simulator, path, inputs, references["spikes_float64"],
+                               references["v_float64"])
+            for simulator in simulators.SIMULATORS
+        ]  # fmt: skip
+    notes = _spyx_note(tables)
     report = portability_markdown(tables, references["spikes_float64"])
-    storage.atomic_write_bytes(out / f"{stem}-portability.md", report.encode())
+    report += "".join(f"\n{name}: {note}\n" for name, note in notes.items())
+    storage.atomic_write_bytes(out / f"{stem}{suffix}-portability.md", report.encode())
     return {
         "files": files,
         "skipped": skipped,
+        "notes": notes,
         "checks": checks,
         "portability": tables,
         "markdown": report,
     }
+
+
+def _spyx_note(tables: dict[str, list[dict]]) -> dict[str, str]:
+    """Why the spyx file is not hetsnn's network in Spyx, with Spyx's count where it ran."""
+    if "spyx" not in tables:
+        return {}
+    row = tables["spyx"][simulators.SIMULATORS.index(simulators.BY_PROFILE["spyx"])]
+    counted = (
+        f": {row['mismatches']:,} of {row['spikes']:,} hidden spikes differ here"
+        if row["mismatches"] is not None
+        else f" (Spyx {row['outcome']})"
+    )
+    return {
+        "spyx": "Spyx cannot hold this network exactly: its LIF resets by subtracting the "
+        "threshold where hetsnn resets to rest, and decides each spike on the potential "
+        "before the step's input (spyx/nn.py, LIF.__call__)" + counted
+    }
+
+
+def _nearest_snntorch(run: LoadedRun, profile: str, tau_for: str, inputs, references) -> str:
+    """For a network the snntorch profile cannot hold (thresholds at or below rest): what
+    the nearest one it can hold changes, counted by the reference interpreter."""
+    if profile != "snntorch" or tau_for != "euler":
+        return ""
+    nearest = profiles.to_graph(profiles.raised_thresholds(run.trained), "snntorch")
+    spikes, _ = simulate(nearest, inputs)
+    wanted = references["spikes_float64"]
+    return (
+        f". With their thresholds raised to 1e-6 above rest (the nearest network it holds), "
+        f"{int(np.sum(spikes != wanted)):,} of {int(wanted.sum()):,} hidden spikes change on "
+        "the recorded inputs"
+    )
+
+
+def graph_dt(path: Path) -> float:
+    """The simulation step (s) a written graph's metadata names."""
+    return float(np.asarray(_nir().read(path).metadata["dt"]))
 
 
 def verify(path: Path) -> dict:
@@ -331,22 +383,29 @@ def verification_lines(path: Path, result: dict) -> str:
     return "\n".join(lines)
 
 
+def _cell(row: dict) -> str:
+    if row["mismatches"] is None:
+        return row["outcome"].replace("|", "/")
+    return f"{row['mismatches']:,} (read-out {row['readout_max_abs_diff']:.2g})"
+
+
 def portability_markdown(tables: dict[str, list[dict]], reference_spikes: np.ndarray) -> str:
-    """One row per importer, one column per exported profile: the hidden-spike mismatches
-    against hetsnn's float64 simulation, or why the importer refuses that file."""
+    """One row per simulator, one column per exported profile: the hidden spikes that
+    differ from hetsnn's float64 simulation when the simulator ran the file (and the
+    largest read-out difference), or what it said instead."""
     names = list(tables)
     total = int(reference_spikes.sum())
     lines = [
         f"Hidden spikes that differ from hetsnn's (float64; hetsnn fired {total:,} spikes in "
-        f"{reference_spikes.size:,} neuron-steps), per importer and exported profile.",
+        f"{reference_spikes.size:,} neuron-steps) when each simulator loaded the exported "
+        "file with its own importer and ran the recorded inputs, with the largest difference "
+        "of the read-out potential in brackets; Spyx's spikes compared one step later "
+        "(hetsnn.interop.simulators).",
         "",
-        "| importer | what it keeps of a LIF node | " + " | ".join(names) + " |",
-        "| --- | --- |" + " --- |" * len(names),
+        "| simulator | " + " | ".join(names) + " |",
+        "| --- |" + " --- |" * len(names),
     ]
-    for i, importer in enumerate(importers.IMPORTERS):
-        cells = []
-        for name in names:
-            row = tables[name][i]
-            cells.append(row["outcome"] if row["mismatches"] is None else f"{row['mismatches']:,}")
-        lines.append(f"| {importer.name} | {importer.keeps} | " + " | ".join(cells) + " |")
+    for i, simulator in enumerate(simulators.SIMULATORS):
+        cells = [_cell(tables[name][i]) for name in names]
+        lines.append(f"| {simulator.name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -1,27 +1,40 @@
-"""From a trained hetsnn network to the numbers of a NIR graph, in three profiles.
+"""From a trained hetsnn network to the numbers of a NIR graph, in one profile per reader.
 
 hetsnn's hidden step (eq. LIF-1) is the forward-Euler step of NIR's LIF equation
 ``tau dv/dt = (v_leak - v) + r I`` with ``tau = tau_m``, ``r = R``, ``v_leak = v_reset =
 v_rest`` and ``v_threshold = v_th``; its read-out is NIR's LI with ``tau = readout_tau``,
-``r = 1`` and ``v_leak = 0``. The profiles write the same network in three ways:
+``r = 1`` and ``v_leak = 0``. Every profile below is that network, read with NIR's semantics
+at the graph's ``dt`` (the reference interpreter runs each spike for spike); they differ in
+which of NIR's arrays carry the numbers, so that one importer runs the file as it is:
 
 * ``native``: the four per-neuron properties as they are.
 * ``canonical``: the potential measured from rest, ``v' = v - v_rest``: ``v_leak = v_reset =
   0``, ``v_threshold = v_th - v_rest``, and R folded into the input weights (``r = 1``,
-  ``w_in[i, :] *= R_i``). In real arithmetic no spike changes.
-* ``snntorch``: what snnTorch's ``import_from_nir`` (snntorch/import_nir.py, read at commit
-  0819ba4) accepts: it asserts ``v_leak = 0`` and one ``v_threshold`` for the whole layer,
-  and runs ``mem = (1 - dt/tau) mem + W x`` with reset to zero, which is NIR's Euler step
-  when ``r = tau / dt``. So the potential is also divided by ``v_th - v_rest`` (threshold
-  1) and ``k R / (v_th - v_rest)`` goes into the weights; every neuron needs
-  ``v_th > v_rest``. It discretises by forward Euler, so it takes Euler time constants only.
+  ``w_in[i, :] *= R_i``).
+* ``norse``: the canonical numbers with the read-out as a LIF that never fires (Norse's
+  ``from_nir`` maps no LI node). Norse keeps per-neuron ``tau``, ``v_leak``, ``v_threshold``
+  and runs forward Euler; it drops ``r`` and ``v_reset``, both 1 and 0 here.
+* ``snntorch``: snnTorch's ``import_from_nir`` runs ``mem = (1 - dt/tau) mem + W x`` with
+  ``dt`` fixed at 0.1 ms, one threshold per layer, ``v_leak = 0`` and reset to zero. So the
+  potential is also divided by the threshold gap ``v_th - v_rest`` (threshold 1), ``k R /
+  gap`` goes into the weights (``k = dt / tau_m``), ``r = tau / dt`` (so NIR's step is
+  snnTorch's), and every time is rescaled to snnTorch's step: the graph's ``dt`` is 0.1 ms
+  and ``tau`` is ``tau_m x 0.1 ms / dt``, the same decay per step. The read-out is a LIF that
+  never fires, with ``k_out`` in its weights. Every neuron needs ``v_th > v_rest``.
+* ``spyx``: Spyx's ``from_nir`` loads weights as they are and ``beta = 1 - dt/tau`` per
+  neuron, with per-neuron thresholds and no ``r`` or ``v_leak``: the canonical numbers with
+  ``k R`` in the weights and ``r = tau / dt``, the read-out as for snnTorch at hetsnn's dt.
+  Spyx's LIF itself differs (reset by subtraction, the spike decided before the step's
+  input), which no profile can undo.
 
-``tau_for`` chooses the time constants: ``"euler"`` writes ``tau = tau_m`` (a forward-Euler
-backend then runs hetsnn's network); ``"exp"`` writes ``tau = -dt / log(1 - dt/tau_m)``, so
-that a backend with exponential decay ``exp(-dt/tau)`` decays by hetsnn's ``1 - dt/tau_m``
-per step and runs hetsnn's network instead.
+``tau_for`` chooses the time constants of the native and canonical profiles: ``"euler"``
+writes ``tau = tau_m`` (a forward-Euler backend then runs hetsnn's network); ``"exp"``
+writes ``tau = -dt / log(1 - dt/tau_m)``, so that a backend with exponential decay
+``exp(-dt/tau)`` decays by hetsnn's ``1 - dt/tau_m`` per step. The importer profiles are
+for the importers' own forward-Euler steps and take ``"euler"`` only.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,9 +42,11 @@ import numpy as np
 from hetsnn.errors import ConfigError
 from hetsnn.interop.lif_graph import LifGraph
 
-PROFILES = ("native", "canonical", "snntorch")
+TARGETS = ("snntorch", "norse", "spyx")  # the importers with a profile of their own
+PROFILES = ("native", "canonical", *TARGETS)
 TAU_FOR = ("euler", "exp")
 MS = 1e-3  # seconds per millisecond
+SNNTORCH_DT = 1e-4  # s: the step snntorch/import_nir.py hard-codes for every LIF node
 
 
 @dataclass(frozen=True)
@@ -85,17 +100,22 @@ def check_choices(profile_names, tau_for: str) -> None:
 def to_graph(net: TrainedNetwork, profile: str, tau_for: str = "euler") -> LifGraph:
     """The graph numbers of ``net`` in ``profile`` (ConfigError where it cannot be written)."""
     check_choices((profile,), tau_for)
+    if profile in TARGETS and tau_for != "euler":
+        raise ConfigError(
+            f"the {profile} profile is for {profile}'s own forward-Euler step: use --tau-for euler"
+        )
     n_out = net.w_out.shape[1]
     tau = _time_constant(net.tau_m, net.dt, tau_for)
     readout_tau = _time_constant(np.full(n_out, net.readout_tau), net.dt, tau_for)
     zeros, ones = np.zeros_like(tau), np.ones_like(tau)
+    dt = net.dt * MS
     common = {
         "tau": tau,
         "w_out": net.w_out.T.copy(),
         "readout_tau": readout_tau,
         "readout_r": np.ones(n_out),
         "readout_v_leak": np.zeros(n_out),
-        "dt": net.dt * MS,
+        "dt": dt,
     }
     if profile == "native":
         return LifGraph(
@@ -107,31 +127,54 @@ def to_graph(net: TrainedNetwork, profile: str, tau_for: str = "euler") -> LifGr
             **common,
         )
     gap = net.v_th - net.v_rest  # threshold above rest
-    if profile == "canonical":
-        return LifGraph(
-            w_in=(net.w_in * net.resistance).T,
-            r=ones,
-            v_leak=zeros,
-            v_threshold=gap,
-            v_reset=zeros,
-            **common,
-        )
-    if tau_for != "euler":
-        raise ConfigError(
-            "the snntorch profile is for snnTorch's importer, which discretises by forward "
-            "Euler: use --tau-for euler"
-        )
-    below = int(np.sum(gap <= 0))
-    if below:
-        raise ConfigError(
-            f"the snntorch profile needs v_th > v_rest in every neuron, and {below} of "
-            f"{gap.size} neurons have v_th <= v_rest: export the native or canonical profile"
-        )
-    return LifGraph(
-        w_in=(net.w_in * (net.decay * net.resistance / gap)).T,
-        r=tau / (net.dt * MS),
+    canonical = LifGraph(
+        w_in=(net.w_in * net.resistance).T,
+        r=ones,
         v_leak=zeros,
-        v_threshold=ones,
+        v_threshold=gap,
         v_reset=zeros,
         **common,
     )
+    if profile == "canonical":
+        return canonical
+    if profile == "norse":
+        return canonical.replace(readout_as_lif=True)
+    k_out = net.dt / net.readout_tau
+    # r = tau / dt makes NIR's Euler step v + k (r I - v) read v (1 - k) + I: the importer's
+    # own step, which adds the weighted input unscaled
+    unscaled_input = {
+        "r": tau / dt,
+        "w_out": (net.w_out * k_out).T,
+        "readout_r": readout_tau / dt,
+        "readout_as_lif": True,
+    }
+    if profile == "spyx":
+        return canonical.replace(w_in=(net.w_in * (net.decay * net.resistance)).T,
+                                 **unscaled_input)  # fmt: skip
+    below = np.flatnonzero(gap <= 0)
+    if below.size:
+        shown = ", ".join(str(i) for i in below[:8]) + (", ..." if below.size > 8 else "")
+        raise ConfigError(
+            f"snnTorch holds one threshold per layer, reached from rest: {below.size} of "
+            f"{gap.size} hidden neurons have v_th <= v_rest (neurons {shown}), which no "
+            "rescaling puts above it: export the norse or canonical profile"
+        )
+    scale = SNNTORCH_DT / dt  # snnTorch's step over hetsnn's: every time shrinks by it
+    return LifGraph(
+        w_in=(net.w_in * (net.decay * net.resistance / gap)).T,
+        v_leak=zeros,
+        v_threshold=ones,
+        v_reset=zeros,
+        tau=tau * scale,
+        readout_tau=readout_tau * scale,
+        readout_v_leak=np.zeros(n_out),
+        dt=SNNTORCH_DT,
+        **unscaled_input,
+    )
+
+
+def raised_thresholds(net: TrainedNetwork, margin: float = 1e-6) -> TrainedNetwork:
+    """``net`` with every threshold at or below rest raised to ``margin`` above it: the
+    nearest network the snntorch profile can hold (its spikes differ where those neurons
+    fired at rest)."""
+    return dataclasses.replace(net, v_th=np.maximum(net.v_th, net.v_rest + margin))

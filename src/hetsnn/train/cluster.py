@@ -25,8 +25,9 @@ from tqdm.auto import tqdm
 
 from hetsnn import storage
 from hetsnn.data.locations import DataNotFound
-from hetsnn.errors import ConfigError, RunDirError, TrainingDiverged
+from hetsnn.errors import ClusterError, ConfigError, RunDirError, TrainingDiverged
 from hetsnn.train.jobs import Job
+from hetsnn.train.loop import train_together
 
 # What a task raises for a user's mistake or a run directory's state: re-raised as itself,
 # so the command line prints its one line instead of Ray's wrapped traceback.
@@ -109,8 +110,6 @@ def has_gpus(ray: Any) -> bool:
 
 def _train_group(configs: list, run_dirs: list[str], description: str) -> None:
     """A task: one group of points, trained as the sequential loop trains it."""
-    from hetsnn.train.loop import train_together  # the worker's own import
-
     train_together(configs, [Path(d) for d in run_dirs], progress=False, description=description)
 
 
@@ -166,8 +165,8 @@ def run_units(
     finishes.
 
     A task whose worker dies is rerun by Ray (:data:`RETRIES` times); a task that raises
-    stops the sweep: the other tasks are cancelled and its exception is raised here, as
-    itself for :data:`USER_ERRORS`.
+    stops the sweep: the other tasks are cancelled and its exception is raised here
+    (:func:`_unwrapped`).
     """
     gpus = 1 if has_gpus(ray) else 0
     remote = {
@@ -203,14 +202,24 @@ def run_units(
         except BaseException as error:  # a failed task, or Ctrl-C: stop the others
             for ref in running:
                 ray.cancel(ref, force=True)
-            raise _unwrapped(error) from None
+            raise _unwrapped(ray, error) from None
 
 
-def _unwrapped(error: BaseException) -> BaseException:
-    """The task's own exception when it is a user's mistake; Ray's error otherwise (it
-    carries the worker's traceback)."""
-    cause = getattr(error, "cause", None)
-    return cause if isinstance(cause, USER_ERRORS) else error
+def _unwrapped(ray: Any, error: BaseException) -> BaseException:
+    """What the driver raises for a failed task: the task's own exception when it is a
+    user's mistake; a one-line :class:`ClusterError` when the cluster lost the task (a
+    worker died past its retries, a raylet or node died); anything else as it came (Ray's
+    error carries the worker's traceback of a bug)."""
+    if isinstance(error, ray.exceptions.RayTaskError):
+        cause = getattr(error, "cause", None)
+        return cause if isinstance(cause, USER_ERRORS) else error
+    if isinstance(error, ray.exceptions.RayError):
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return ClusterError(
+            f"the Ray cluster lost a task ({type(error).__name__}: {first_line}); finished "
+            "points are kept: rerun with --resume"
+        )
+    return error
 
 
 def projected_wall_seconds(point_seconds: Sequence[float], workers: int) -> float:
