@@ -155,11 +155,14 @@ def locked(folder: Path, what: str):
             handle.truncate()
 
 
-def remove_stale_temporaries(folder: Path) -> None:
-    """Delete the ``.NAME.*.tmp*`` files a killed writer left in ``folder`` (call it while
-    holding the folder's lock, so no live writer owns them)."""
-    for leftover in Path(folder).glob(".*.tmp*"):
-        leftover.unlink(missing_ok=True)
+def remove_stale_temporaries(folder: Path, recursive: bool = False) -> None:
+    """Delete the ``.NAME.*.tmp*`` files a killed writer left in ``folder`` (and in its
+    subfolders with ``recursive``); call it while holding the folder's lock, so no live
+    writer owns them."""
+    folder = Path(folder)
+    for leftover in folder.rglob(".*.tmp*") if recursive else folder.glob(".*.tmp*"):
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
 
 
 def truncate_jsonl(path: Path, keep) -> None:

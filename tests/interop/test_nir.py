@@ -12,7 +12,7 @@ import pytest
 from hetsnn.cli import main
 from hetsnn.errors import ConfigError
 from hetsnn.interop import nir_export, profiles
-from hetsnn.interop.lif_graph import Discretisation, LifGraph, simulate
+from hetsnn.interop.lif_graph import W_OUT, Discretisation, LifGraph, simulate
 from hetsnn.model.networks import FeedforwardSNN
 
 nir = pytest.importorskip("nir")
@@ -142,6 +142,14 @@ def test_verify_nir_catches_a_changed_threshold(memory_smoke_run, tmp_path):
     shutil.copy(nir_export.data_path(graph_path), nir_export.data_path(tampered))
     assert main(["verify-nir", str(tampered)]) == 1
     assert nir_export.verify(tampered)["float64"]["mismatches"] > 0
+    # a read-out changed by 1 % leaves every hidden spike in place and still fails
+    graph = nir.read(graph_path)
+    graph.nodes[W_OUT].weight = graph.nodes[W_OUT].weight * 1.01
+    nir.write(tampered, graph)
+    result = nir_export.verify(tampered)
+    assert result["float64"]["mismatches"] == 0 and not nir_export.agrees(result)
+    assert main(["verify-nir", str(tampered)]) == 1
+    assert nir_export.agrees(nir_export.verify(graph_path))
 
 
 @pytest.mark.slow

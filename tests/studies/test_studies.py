@@ -3,6 +3,9 @@ through run_experiment, resumed and reported."""
 
 import csv
 import dataclasses
+import resource
+import shutil
+import signal
 
 import jax
 import numpy as np
@@ -44,6 +47,25 @@ def test_quenched_writes_every_cell_and_resumes_without_recomputing(quenched_run
         progress=False,
     )
     assert [p.stat().st_mtime_ns for p in paths] == stamps
+
+
+@pytest.mark.slow
+def test_a_resume_recomputes_a_damaged_cell_and_sweeps_temporaries(quenched_run, tmp_path, capsys):
+    out = tmp_path / "quenched"
+    shutil.copytree(quenched_run, out)
+    settings = get_experiment("quenched").resolve("smoke", OVERRIDES)
+    damaged = cell_path(out, settings.kinds[0], 20, 0)
+    good = damaged.read_bytes()
+    damaged.write_bytes(good[: len(good) // 2])  # a disk fault or a hand edit
+    leftover = damaged.parent / f".{damaged.name}.x1y2.tmp"  # a writer killed in the folder
+    leftover.write_text("{")
+    others = {p: p.stat().st_mtime_ns for p in out.rglob("*.json") if p != damaged}
+    run_experiment(get_experiment("quenched"), "smoke", out, resume=True, overrides=OVERRIDES,
+                   progress=False)  # fmt: skip
+    assert damaged.read_bytes() == good  # computed again, to the same numbers
+    assert not leftover.exists()
+    assert {p: p.stat().st_mtime_ns for p in others} == others  # nothing else recomputed
+    assert f"computing it again: {damaged} is damaged" in capsys.readouterr().err
 
 
 def test_quenched_report(quenched_run):
@@ -146,6 +168,49 @@ def test_an_interrupted_search_resumes_to_the_uninterrupted_one(tmp_path):
     assert not [t for t in resumed.trials if t.state == states.RUNNING]
     minimum = settings.min_memory_capacity
     assert hrsnn_module.best_design(resumed, minimum) == hrsnn_module.best_design(whole, minimum)
+
+
+def _instant_trials(monkeypatch, during_trial=lambda number: None):
+    """The search with trials that cost nothing: only its storage is under test."""
+    calls = []
+
+    def evaluate(s, design, seeds, plastic=True):
+        calls.append(design)
+        during_trial(len(calls))
+        return {}
+
+    monkeypatch.setattr(hrsnn_module, "evaluate", evaluate)
+    monkeypatch.setattr(hrsnn_module, "objective_terms", lambda result, suite: (1.0, 1.0, 1.0))
+
+
+def test_a_search_on_a_full_disk_stops_in_one_line_and_resumes(monkeypatch, tmp_path):
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+
+    def disk_fills(trial):
+        if trial == 2:  # no file may grow past 1 byte: what a full disk does to a write
+            resource.setrlimit(resource.RLIMIT_FSIZE, (1, hard))
+
+    _instant_trials(monkeypatch, disk_fills)
+    settings = dataclasses.replace(get_experiment("hrsnn").resolve("smoke"), trials=3)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a kill
+    try:
+        with pytest.raises(RunDirError, match="optuna.db cannot be used") as caught:
+            hrsnn_module.search(settings, tmp_path, progress=False)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+    assert "\n" not in str(caught.value) and "--resume" in str(caught.value)
+    study = hrsnn_module.search(settings, tmp_path, progress=False)  # space freed
+    assert len(hrsnn_module._finished(study)) == 3
+
+
+def test_a_damaged_search_storage_is_one_line(monkeypatch, tmp_path):
+    _instant_trials(monkeypatch)
+    (tmp_path / "optuna.db").write_bytes(b"not a database" * 100)
+    settings = dataclasses.replace(get_experiment("hrsnn").resolve("smoke"), trials=1)
+    with pytest.raises(RunDirError, match="optuna.db cannot be used") as caught:
+        hrsnn_module.search(settings, tmp_path, progress=False)
+    assert "\n" not in str(caught.value)
 
 
 @pytest.mark.slow

@@ -326,7 +326,8 @@ def run_experiment(
             stack.enter_context(storage.locked(out, f"running {experiment.name}"))
         except BlockingIOError as error:  # another process runs this experiment in ``out``
             raise RunDirError(str(error)) from None
-        storage.remove_stale_temporaries(out)
+        # a study's jobs write anywhere below ``out``; each point sweeps its own folder
+        storage.remove_stale_temporaries(out, recursive=experiment.jobs is not None)
         if ray is not None:
             _on_cluster(ray, experiment, preset, settings, points, out, progress, after_point,
                         together, cluster)  # fmt: skip

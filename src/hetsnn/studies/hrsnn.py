@@ -206,7 +206,40 @@ def objective_terms(result: dict, suite: SuiteConfig) -> tuple[float, float, flo
 
 def search(s: HRSNNSettings, out: Path, progress: bool = True):
     """Run the trials of the Bayesian optimisation not yet in ``out/optuna.db``; return
-    the study. Resumable: finished trials are kept in the SQLite storage."""
+    the study. Resumable: finished trials are kept in the SQLite storage.
+
+    Raises:
+        RunDirError: ``optuna.db`` cannot be read or written (a full disk, a damaged file).
+    """
+    try:
+        return _search(s, Path(out), progress)
+    except Exception as error:
+        reason = _storage_failure(error)
+        if reason is None:
+            raise
+        raise RunDirError(
+            f"{Path(out) / 'optuna.db'} cannot be used ({reason}): on a full disk, free space "
+            "and run again with --resume; a damaged file, remove it to restart the search"
+        ) from None
+
+
+def _storage_failure(error: BaseException) -> str | None:
+    """The database's own words when ``error`` comes from a failed read or write of the
+    study's storage, else None. The chain is searched because optuna 5.0.0 answers a
+    failed write of a trial's state with ``AssertionError("Should not reach.")``, raised
+    while handling the storage error."""
+    import sqlalchemy.exc
+
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, sqlalchemy.exc.SQLAlchemyError):
+            return str(getattr(error, "orig", None) or error).splitlines()[0]
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _search(s: HRSNNSettings, out: Path, progress: bool):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

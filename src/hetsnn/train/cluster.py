@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from hetsnn import storage
 from hetsnn.data.locations import DataNotFound
 from hetsnn.errors import ClusterError, ConfigError, RunDirError, TrainingDiverged
-from hetsnn.train.jobs import Job
+from hetsnn.train.jobs import Job, is_done
 from hetsnn.train.loop import train_together
 
 # What a task raises for a user's mistake or a run directory's state: re-raised as itself,
@@ -142,11 +142,11 @@ def point_groups(groups: Sequence[tuple[str, list, list[Path]]]) -> list[Unit]:
 
 
 def study_jobs(jobs: Sequence[Job], out: Path) -> list[Unit]:
-    """Units of a study's jobs that still have no result file in ``out``."""
+    """Units of a study's jobs that are not done in ``out`` (:func:`is_done`)."""
     return [
         Unit(job.path, _compute_job, (job, str(out)), after=job.after)
         for job in jobs
-        if not (Path(out) / job.path).exists()
+        if not is_done(job, Path(out))
     ]
 
 

@@ -1,12 +1,15 @@
 """The run loop of the studies that train no RunConfig (reservoirs, STDP, the E/I network).
 
 Such a study is a list of :class:`Job` s, each one result file in the run directory.
-:func:`run_jobs` computes, in order, every job whose file is missing and writes it atomically,
-under one progress bar: a resumed run skips what is done, and a job interrupted half-way
-leaves no file. A long job checkpoints its own steps through :func:`checkpointed_steps`
-(one atomic file holding the state and the history of the steps that made it).
+:func:`run_jobs` computes, in order, every job whose file is missing or damaged and writes it
+atomically, under one progress bar: a resumed run skips what is done, a job interrupted
+half-way leaves no file, and a result file that is not a JSON object (a disk fault or a hand
+edit; a kill cannot leave one) is computed again and replaced. A long job checkpoints its own
+steps through :func:`checkpointed_steps` (one atomic file holding the state and the history of
+the steps that made it).
 """
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,16 +40,30 @@ class Job:
     after: tuple[str, ...] = ()
 
 
+def is_done(job: Job, out: Path) -> bool:
+    """Whether ``out / job.path`` holds the job's result: a JSON object. A damaged file
+    does not count (it is said on stderr) and is replaced when the job runs again."""
+    path = Path(out) / job.path
+    if not path.exists():
+        return False
+    try:
+        storage.read_json(path, dict)
+    except storage.DamagedFile as error:
+        tqdm.write(f"hetsnn: computing it again: {error}", file=sys.stderr)
+        return False
+    return True
+
+
 def run_jobs(jobs: list[Job], out: Path, description: str, progress: bool = True) -> None:
-    """Compute every job of ``jobs`` whose result file ``out / job.path`` is missing."""
+    """Compute every job of ``jobs`` whose result file ``out / job.path`` is not done
+    (:func:`is_done`)."""
     out = Path(out)
     for job in tqdm(jobs, desc=description, unit="job", disable=not progress):
-        path = out / job.path
-        if path.exists():
+        if is_done(job, out):
             continue
         result = job.compute(out, progress)
         if result is not None:
-            storage.write_json(path, result)
+            storage.write_json(out / job.path, result)
 
 
 def checkpointed_steps(
