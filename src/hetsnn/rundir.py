@@ -32,7 +32,7 @@ import numpy as np
 
 from hetsnn import storage
 from hetsnn.config import RunConfig
-from hetsnn.errors import RunDirError
+from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.model.networks import NetworkParams
 from hetsnn.model.neuron_models import model_of
 from hetsnn.model.neurons import NeuronConfig
@@ -98,6 +98,79 @@ def config_fingerprint(config: RunConfig) -> str:
 
 def read_result(run_dir: Path) -> dict:
     return storage.read_json(Path(run_dir) / RESULT, dict)
+
+
+def read_config(run_dir: Path) -> RunConfig:
+    """The RunConfig in ``run_dir / config.json``.
+
+    Raises:
+        DamagedFile: the file is not a JSON object, lacks one of the fields every run
+            writes (task, network, trainable), or does not make a valid RunConfig.
+    """
+    path = Path(run_dir) / CONFIG
+    data = storage.read_json(path, dict)
+    missing = [name for name in ("task", "network", "trainable") if name not in data]
+    try:
+        if missing:
+            raise ConfigError(f"no {', '.join(missing)}")
+        return RunConfig.from_dict(data)
+    except (ConfigError, TypeError, ValueError) as error:
+        raise storage.DamagedFile(f"{path} is damaged ({error}): {storage.RESTORE}") from None
+
+
+def read_rows(path: Path, *, torn_tail_ok: bool = False, required: bool = False) -> list[dict]:
+    """The rows of one of a run's JSON-lines files (metrics, properties, probes, selection),
+    checked against what the run loop writes: each row's ``generation`` an integer above the
+    previous row's, every other value numbers (in rectangular lists, or objects of them).
+
+    Args:
+        torn_tail_ok: drop an undecodable last line (a crash inside an append).
+        required: a finished run's file: missing or without rows is damage.
+
+    Raises:
+        DamagedFile: naming the file, the row and what is wrong.
+    """
+    path = Path(path)
+    rows = storage.read_jsonl(path, torn_tail_ok=torn_tail_ok)
+    if required and not rows:
+        state = "empty" if path.exists() else "missing"
+        raise storage.DamagedFile(f"{path} is {state}: {storage.RESTORE}")
+    previous = None
+    for number, row in enumerate(rows, start=1):
+        generation = row.get("generation")
+        if type(generation) is not int or (previous is not None and generation <= previous):
+            raise storage.DamagedFile(
+                f"{path}: row {number} has generation {generation!r} after {previous!r} "
+                f"(a repeated, missing or non-integer generation): {storage.RESTORE}"
+            )
+        previous = generation
+        for key, value in row.items():
+            if key != "generation" and not _numbers(value):
+                raise storage.DamagedFile(
+                    f"{path}: row {number} holds {key} = {str(value)[:40]!r}, not numbers: "
+                    f"{storage.RESTORE}"
+                )
+    return rows
+
+
+def _numbers(value) -> bool:
+    """Whether ``value`` is a number, a rectangular nest of lists of numbers, or an object
+    of such values (None and booleans count: JSON's null and the loop's flags)."""
+    if isinstance(value, dict):
+        return all(_numbers(v) for v in value.values())
+
+    def leaves_are_numbers(x) -> bool:
+        if isinstance(x, list):
+            return all(leaves_are_numbers(v) for v in x)
+        return x is None or isinstance(x, int | float)
+
+    if not leaves_are_numbers(value):
+        return False
+    try:
+        np.asarray(value, dtype=float)  # ragged lists raise
+    except ValueError:
+        return False
+    return True
 
 
 def centre_arrays(params: NetworkParams, neuron: NeuronConfig) -> dict[str, np.ndarray]:

@@ -27,7 +27,7 @@ class DamagedFile(RunDirError, ValueError):
     """A run-directory file that cannot be read as what it should hold."""
 
 
-_RESTORE = "restore it, or remove it and what it belongs to and run again"
+RESTORE = "restore it, or remove it and what it belongs to and run again"
 
 
 def _umask() -> int:
@@ -77,11 +77,11 @@ def read_json(path: Path, kind: type | None = None) -> Any:
     try:
         data = json.loads(path.read_text())
     except (ValueError, IsADirectoryError) as error:  # JSONDecodeError, UnicodeDecodeError
-        raise DamagedFile(f"{path} is damaged ({error}): {_RESTORE}") from None
+        raise DamagedFile(f"{path} is damaged ({error}): {RESTORE}") from None
     if kind is not None and not isinstance(data, kind):
         raise DamagedFile(
             f"{path} is damaged (it holds {type(data).__name__}, not a JSON "
-            f"{'object' if kind is dict else kind.__name__}): {_RESTORE}"
+            f"{'object' if kind is dict else kind.__name__}): {RESTORE}"
         )
     return data
 
@@ -107,7 +107,10 @@ def read_jsonl(path: Path, *, torn_tail_ok: bool = False) -> list[dict]:
     path = Path(path)
     if not path.exists():
         return []
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except (UnicodeDecodeError, IsADirectoryError) as error:
+        raise DamagedFile(f"{path} is damaged ({error}): {RESTORE}") from None
     lines = text.splitlines()
     rows = []
     for number, line in enumerate(lines, start=1):
@@ -215,7 +218,7 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         if isinstance(error, FileNotFoundError):
             raise
-        raise DamagedFile(f"{path} is damaged ({error}): {_RESTORE}") from None
+        raise DamagedFile(f"{path} is damaged ({error}): {RESTORE}") from None
 
 
 def load_pytree(path: Path, template: Any) -> tuple[Any, dict]:
@@ -232,7 +235,7 @@ def load_pytree(path: Path, template: Any) -> tuple[Any, dict]:
     for i, like in enumerate(leaves):
         name = f"leaf_{i:05d}"
         if name not in stored:
-            raise DamagedFile(f"{path} is damaged (no {name}): {_RESTORE}")
+            raise DamagedFile(f"{path} is damaged (no {name}): {RESTORE}")
         value = stored[name]
         if _is_key(like):
             value = jax.random.wrap_key_data(value, impl=jax.random.key_impl(like))
@@ -241,7 +244,7 @@ def load_pytree(path: Path, template: Any) -> tuple[Any, dict]:
         if value.shape != like.shape or value.dtype != like.dtype:
             raise DamagedFile(
                 f"{path} does not match this run (leaf {i}: {value.shape} {value.dtype} vs "
-                f"{like.shape} {like.dtype}): {_RESTORE}"
+                f"{like.shape} {like.dtype}): {RESTORE}"
             )
         restored.append(value)
     metadata = {

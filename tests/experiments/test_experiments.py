@@ -1,5 +1,7 @@
 """Experiments, CLI and report, end to end on the smoke presets."""
 
+import json
+
 import numpy as np
 import pytest
 from conftest import needs_shared_data
@@ -349,6 +351,28 @@ def _drop_array(name):
     return damage
 
 
+def _binary(path):
+    path.write_bytes(bytes(range(256)) * 4)
+
+
+def _last_row(change):
+    def damage(path):
+        rows = path.read_text().splitlines()
+        rows[-1] = json.dumps(change(json.loads(rows[-1])))
+        path.write_text("\n".join(rows) + "\n")
+
+    return damage
+
+
+def _without(key):
+    def damage(path):
+        data = json.loads(path.read_text())
+        del data[key]
+        path.write_text(json.dumps(data))
+
+    return damage
+
+
 DAMAGES = {
     "truncated": _truncate,
     "empty": lambda p: p.write_text(""),
@@ -363,7 +387,15 @@ DAMAGES = {
     [(f, d, "resume") for f in ("experiment.json", "config.json", "result.json") for d in DAMAGES]
     + [(f, d, "report") for f in ("experiment.json", "result.json") for d in DAMAGES]
     + [("result.json", "no keys", "report"), ("centres.npz", "truncated", "report")]
-    + [("checkpoint.npz", d, "resume") for d in ("truncated", "empty", "a leaf", "generation")],
+    + [("checkpoint.npz", d, "resume") for d in ("truncated", "empty", "a leaf", "generation")]
+    + [
+        (f, d, c)
+        for f in ("metrics.jsonl", "properties.jsonl")
+        for c in ("report", "tb")
+        for d in ("binary", "a string value", "a repeated row")
+    ]  # fmt: skip
+    + [("properties.jsonl", "empty", "report"), ("metrics.jsonl", "ragged", "tb")]
+    + [("config.json", d, c) for d in ("a list", "no trainable") for c in ("report", "export")],
 )
 def test_damaged_run_files_give_one_line_errors(
     memory_smoke_run, tmp_path, capsys, file, damage, command
@@ -379,13 +411,23 @@ def test_damaged_run_files_give_one_line_errors(
     if file == CHECKPOINT:
         (point / RESULT).unlink()  # unfinished: the resume must read the checkpoint
     extra = {"no keys": lambda p: p.write_text("{}"), "a leaf": _drop_array("leaf_00000"),
-             "generation": _drop_array("meta_generation")}  # fmt: skip
+             "generation": _drop_array("meta_generation"), "binary": _binary,
+             "a string value": _last_row(lambda row: {**row, "centre_reward": "x"}
+                                          if "centre_reward" in row else {**row, "tau_m": "x"}),
+             "ragged": _last_row(lambda row: {**row, "centre_reward": [[1.0], 2.0]}),
+             "a repeated row": lambda p: p.write_text(p.read_text() * 2),
+             "a list": lambda p: p.write_text("[1, 2]"),
+             "no trainable": _without("trainable")}  # fmt: skip
     {**DAMAGES, **extra}[damage](path)
-    if command == "resume":
-        argv = ["run", "memory", "--preset", "smoke", "--out", str(run), "--resume", "--quiet"]
-    else:
-        argv = ["report", str(run)]
-    assert main([*argv, "--no-report"] if command == "resume" else argv) == 2
+    argv = {
+        "resume": ["run", "memory", "--preset", "smoke", "--out", str(run), "--resume", "--quiet",
+                   "--no-report"],
+        "report": ["report", str(run)],
+        "tb": ["tb", str(run)],
+        "export": ["export-nir", str(run), "--point", point.name, "--profile", "native",
+                   "--samples", "2", "--out", str(tmp_path / "nir")],
+    }[command]  # fmt: skip
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("hetsnn: error:") and err.count("\n") == 1, err
     assert path.name in err

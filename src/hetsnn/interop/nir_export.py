@@ -32,14 +32,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from hetsnn import __version__, storage
-from hetsnn.config import RunConfig
 from hetsnn.errors import ConfigError, RunDirError
 from hetsnn.interop import profiles, simulators
 from hetsnn.interop.lif_graph import HIDDEN, INPUT, READOUT, Discretisation, LifGraph, simulate
 from hetsnn.model.networks import FeedforwardSNN, NetworkParams
 from hetsnn.model.neuron_models import model_of
 from hetsnn.model.neurons import NeuronParams
-from hetsnn.rundir import CENTRES, CONFIG, centres_to_params, check_centres, run_folders
+from hetsnn.rundir import (
+    CENTRES,
+    centres_to_params,
+    check_centres,
+    read_config,
+    run_folders,
+)
 from hetsnn.tasks import ClassificationTask
 from hetsnn.train.programs import seed_keys
 from hetsnn.train.spec import RunSpec
@@ -95,7 +100,7 @@ class LoadedRun:
 
 def load_run(run_dir: Path, point: str | None = None, seed: int = 0) -> LoadedRun:
     folder = _point_folder(run_dir, point)
-    config = RunConfig.from_dict(storage.read_json(folder / CONFIG, dict))
+    config = read_config(folder)
     refusal = model_of(config.network.neuron).nir_refusal
     if refusal is not None:
         model = type(config.network.neuron).model

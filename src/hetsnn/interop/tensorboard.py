@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from hetsnn import storage
-from hetsnn.config import RunConfig
 from hetsnn.rundir import (
     CENTRES,
     CONFIG,
@@ -32,6 +31,8 @@ from hetsnn.rundir import (
     RESULT,
     centre_keys,
     check_centres,
+    read_config,
+    read_rows,
     run_folders,
 )
 
@@ -47,7 +48,7 @@ def _run_folders(run_dir: Path) -> dict[str, Path]:
 
 
 def _write_point(writer, folder: Path) -> None:
-    for row in storage.read_jsonl(folder / METRICS, torn_tail_ok=True):
+    for row in read_rows(folder / METRICS, torn_tail_ok=True):
         step = row["generation"]
         for name, values in row.items():
             values = np.asarray(values, dtype=np.float64) if name != "generation" else None
@@ -58,7 +59,7 @@ def _write_point(writer, folder: Path) -> None:
                 for seed, value in enumerate(values):
                     writer.add_scalar(f"{name}/seed{seed}", value, step)
     if (folder / PROPERTIES).exists():
-        for row in storage.read_jsonl(folder / PROPERTIES, torn_tail_ok=True):
+        for row in read_rows(folder / PROPERTIES, torn_tail_ok=True):
             step = row.pop("generation")
             for prop, summary in row.items():
                 for stat in ("mean", "std", "cv"):
@@ -71,7 +72,7 @@ def _write_point(writer, folder: Path) -> None:
         last = result["generations"]
         for seed, score in enumerate(result["final_centre_reward"]):
             writer.add_scalar(f"final_score/seed{seed}", score, last)
-        config = RunConfig.from_dict(storage.read_json(folder / CONFIG, dict))
+        config = read_config(folder)
         arrays = check_centres(storage.load_arrays(folder / CENTRES), str(folder / CENTRES))
         for prop, stored in centre_keys(config.network.neuron).items():
             if prop in config.trainable:

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.shapley import coalitions, shapley_values  # noqa: E402
 from hetsnn.report.common import cell, csv_table, finished_points, fmt, save_figure, summarise  # noqa: E402
-from hetsnn.rundir import CONFIG, RESULT  # noqa: E402
+from hetsnn.rundir import RESULT, read_config  # noqa: E402
 
 CHECK = "✓"
 
@@ -30,9 +30,9 @@ def collect(run_dir: Path, manifest: dict) -> dict[str, dict]:
     for the finished points of ``run_dir``."""
     games: dict[str, dict] = {}
     for point, folder in finished_points(run_dir, manifest):
-        config, result = storage.read_json(folder / CONFIG), storage.read_json(folder / RESULT)
+        config, result = read_config(folder), storage.read_json(folder / RESULT, dict)
         game = games.setdefault(point["arm"], {"runs": {}, "untrained": []})
-        game["runs"][frozenset(config["trainable"])] = result
+        game["runs"][frozenset(config.trainable)] = result
         game["untrained"].extend(result["initial_centre_reward"])
     for game in games.values():
         game["untrained"] = np.asarray(game["untrained"], float)

@@ -34,12 +34,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.distributions import fit_all  # noqa: E402
 from hetsnn.analysis.intervals import mean_interval  # noqa: E402
-from hetsnn.config import RunConfig  # noqa: E402
 from hetsnn.errors import RunDirError  # noqa: E402
 from hetsnn.experiments.base import MANIFEST  # noqa: E402
 from hetsnn.model.neuron_models import NEURON_MODELS, model_of  # noqa: E402
 from hetsnn.report.common import csv_table, finished_points, fmt, save_figure  # noqa: E402
-from hetsnn.rundir import CENTRES, CONFIG, centres_to_params  # noqa: E402
+from hetsnn.rundir import CENTRES, centres_to_params, read_config  # noqa: E402
 from hetsnn.train.programs import evaluate_params  # noqa: E402
 from hetsnn.train.spec import RunSpec  # noqa: E402
 
@@ -129,7 +128,7 @@ def trained_properties(config) -> tuple[str, ...]:
 def point_controls(folder: Path, seed: int = 0) -> list[dict]:
     """Every control on every trained property of one finished run: one row each, with
     the per-seed scores, their change from the trained centres and its interval."""
-    config = RunConfig.from_dict(storage.read_json(folder / CONFIG))
+    config = read_config(folder)
     properties = trained_properties(config)
     if not properties:
         return []

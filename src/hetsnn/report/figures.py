@@ -11,7 +11,7 @@ from hetsnn import storage
 from hetsnn.analysis.intervals import caption, mean_interval
 from hetsnn.optim.gradient import U_EDGES
 from hetsnn.report.common import finished_points, plt, save_figure
-from hetsnn.rundir import METRICS, PROBES, RESULT
+from hetsnn.rundir import METRICS, PROBES, RESULT, read_rows
 
 
 def reward_figure(manifest: dict, rows: list[dict], path: Path) -> None:
@@ -58,9 +58,7 @@ def curves_figure(run_dir: Path, manifest: dict, path: Path) -> None:
     colours, seeds = {}, set()
     by_episodes = manifest.get("curve_x") == "episodes"
     for point, folder in finished_points(run_dir, manifest):
-        metrics = storage.read_jsonl(folder / METRICS)
-        if not metrics:
-            continue
+        metrics = read_rows(folder / METRICS, required=True)
         ax = axes.flat[xs.index(point["x"])]
         generation = np.array([m["generation"] for m in metrics])
         if by_episodes:
@@ -91,7 +89,7 @@ def membrane_summary(run_dir: Path, manifest: dict) -> list[dict]:
     fraction of local BPTT factors above 1. Empty for runs without those metrics."""
     rows = []
     for point in manifest["points"]:
-        metrics = storage.read_jsonl(run_dir / "points" / point["name"] / METRICS)
+        metrics = read_rows(run_dir / "points" / point["name"] / METRICS)
         if not metrics or "u_histogram" not in metrics[0]:
             continue
         histogram = np.sum([m["u_histogram"] for m in metrics], axis=(0, 1))
@@ -125,7 +123,7 @@ def probe_summary(run_dir: Path, manifest: dict) -> list[dict]:
     and ``mean_rate (G, seeds)`` in Hz. Empty for runs without probes."""
     rows = []
     for point in manifest["points"]:
-        probes = storage.read_jsonl(run_dir / "points" / point["name"] / PROBES)
+        probes = read_rows(run_dir / "points" / point["name"] / PROBES)
         if not probes:
             continue
         rows.append(

@@ -27,9 +27,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from hetsnn import storage  # noqa: E402
-from hetsnn.config import RunConfig  # noqa: E402
 from hetsnn.report.common import csv_table, finished_points, fmt, save_figure  # noqa: E402
-from hetsnn.rundir import CONFIG, load_centres  # noqa: E402
+from hetsnn.rundir import load_centres, read_config  # noqa: E402
 from hetsnn.train.spec import RunSpec  # noqa: E402
 
 MARGIN = 0.01  # a recall is "clear" when its margin is >= 1 % of the read-out's range
@@ -49,7 +48,7 @@ def _margins(task, network, params) -> jax.Array:
 
 def point_margins(folder: Path) -> np.ndarray:
     """Decision margins ``(seeds, 2)`` of a finished memory run's final centres."""
-    config = RunConfig.from_dict(storage.read_json(folder / CONFIG))
+    config = read_config(folder)
     spec = RunSpec.from_config(config)
     params = load_centres(folder, config.network.neuron)
     task = dataclasses.replace(spec.task, cue="alternate")  # episode 0 cue -1, 1 cue +1

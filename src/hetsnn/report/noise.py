@@ -24,11 +24,10 @@ import jax
 import numpy as np
 
 from hetsnn import storage
-from hetsnn.config import RunConfig
 from hetsnn.errors import RunDirError
 from hetsnn.experiments.base import MANIFEST
 from hetsnn.report.common import csv_table, finished_points, fmt
-from hetsnn.rundir import CHECKPOINT, CONFIG, load_centres
+from hetsnn.rundir import CHECKPOINT, load_centres, read_config
 from hetsnn.train import programs
 from hetsnn.train.spec import RunSpec
 
@@ -73,7 +72,7 @@ def perturbation_scores(spec, config, folder: Path, data, draws: int = DRAWS):
 def point_noise(folder: Path) -> dict:
     """The noise probe of one finished run: trained scores, membrane-noise scores per
     level and the perturbation scores (None for BPTT), per seed."""
-    config = RunConfig.from_dict(storage.read_json(folder / CONFIG))
+    config = read_config(folder)
     spec = RunSpec.from_config(config)
     params = load_centres(folder, config.network.neuron)
     data = spec.task.load_data("test")

@@ -20,7 +20,7 @@ from hetsnn.analysis.distributions import FAMILIES, fit_all  # noqa: E402
 from hetsnn.data import allen  # noqa: E402
 from hetsnn.data.images import DataNotFound  # noqa: E402
 from hetsnn.report.common import csv_table, finished_points, fmt, save_figure  # noqa: E402
-from hetsnn.rundir import CENTRES, CONFIG  # noqa: E402
+from hetsnn.rundir import CENTRES, read_config  # noqa: E402
 
 
 def task_label(task: dict) -> str:
@@ -32,11 +32,11 @@ def learned_time_constants(run_dir: Path, manifest: dict) -> dict[str, np.ndarra
     """Per task: learned tau_m in ms, ``(seeds * n_hidden,)``, of its chosen run."""
     chosen: dict[str, tuple] = {}
     for _, folder in finished_points(run_dir, manifest):
-        config = storage.read_json(folder / CONFIG)
-        if "tau_m" not in config["trainable"]:
+        config = read_config(folder)
+        if "tau_m" not in config.trainable:
             continue
-        rank = (len(config["trainable"]), config["network"]["n_hidden"])
-        label = task_label(config["task"])
+        rank = (len(config.trainable), config.network.n_hidden)
+        label = task_label(config.to_dict()["task"])
         if label not in chosen or rank > chosen[label][0]:
             chosen[label] = (rank, folder)
     return {

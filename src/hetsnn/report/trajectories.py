@@ -18,13 +18,12 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.distributions import fit  # noqa: E402
 from hetsnn.data import allen  # noqa: E402
 from hetsnn.data.images import DataNotFound  # noqa: E402
 from hetsnn.model.neuron_models import NEURON_MODELS  # noqa: E402
 from hetsnn.report.common import finished_points, fmt, save_figure  # noqa: E402
-from hetsnn.rundir import PROPERTIES, QUANTILES  # noqa: E402
+from hetsnn.rundir import PROPERTIES, QUANTILES, read_rows  # noqa: E402
 
 # every registered model's properties, in table order; the spread statistic shown is the
 # std for properties centred near 0 (a rest potential, a direct one such as ALIF's beta),
@@ -60,7 +59,7 @@ def trajectories(run_dir: Path, manifest: dict, reference) -> list[dict]:
     for point, folder in finished_points(run_dir, manifest):
         if not (folder / PROPERTIES).exists():
             continue
-        history = storage.read_jsonl(folder / PROPERTIES)
+        history = read_rows(folder / PROPERTIES, required=True)
         props = [p for p in PROPERTY_NAMES if p in history[0]]
         row = {
             "arm": point["arm"],

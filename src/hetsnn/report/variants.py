@@ -22,16 +22,15 @@ import numpy as np  # noqa: E402
 
 from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.intervals import mean_interval  # noqa: E402
-from hetsnn.config import RunConfig  # noqa: E402
 from hetsnn.report.common import csv_table, finished_points, fmt, save_figure  # noqa: E402
-from hetsnn.rundir import CONFIG, RESULT, load_centres  # noqa: E402
+from hetsnn.rundir import RESULT, load_centres, read_config  # noqa: E402
 from hetsnn.train.programs import evaluate_params  # noqa: E402
 from hetsnn.train.spec import RunSpec  # noqa: E402
 
 
 def accuracy_on_test_split(folder: Path) -> np.ndarray:
     """``(seeds,)`` test accuracy of a finished run's final centres."""
-    config = RunConfig.from_dict(storage.read_json(folder / CONFIG, dict))
+    config = read_config(folder)
     config = config.replace(task=dataclasses.replace(config.task, score_on="test"))
     spec = RunSpec.from_config(config)
     params = load_centres(folder, config.network.neuron)
