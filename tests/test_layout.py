@@ -9,7 +9,17 @@ PACKAGE = Path(hetsnn.__file__).parent
 
 # Bottom to top; a module may import its own layer or the ones below it.
 LAYERS = (
-    ("errors", "validate", "storage", "sharding", "allocator", "provenance", "data", "analysis"),
+    (
+        "errors",
+        "validate",
+        "storage",
+        "sharding",
+        "allocator",
+        "provenance",
+        "plugins",
+        "data",
+        "analysis",
+    ),  # fmt: skip
     ("model",),
     ("tasks",),
     ("optim",),

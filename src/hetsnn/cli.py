@@ -61,8 +61,16 @@ def _use_data_dir(data_dir: Path | None) -> None:
 def _add_run(commands) -> None:
     run = commands.add_parser("run", help="run an experiment")
     run.set_defaults(handler=_run)
-    run.add_argument("experiment", help="experiment name (see `hetsnn list`)")
-    run.add_argument("--preset", default="small", help="smoke | small | paper (default: small)")
+    run.add_argument(
+        "experiment",
+        help="experiment name (see `hetsnn list`), or the .py file of your own experiment "
+        "(docs/tutorial.md)",
+    )
+    run.add_argument(
+        "--preset",
+        default="small",
+        help="smoke | small | paper, or your experiment's own (default: small)",
+    )
     run.add_argument("--out", type=Path, help="run directory (default: runs/EXPERIMENT-PRESET)")
     run.add_argument("--resume", action="store_true", help="continue the run in --out")
     run.add_argument("--seeds", type=whole_number, help="override the preset's number of seeds")
@@ -80,9 +88,9 @@ def _add_run(commands) -> None:
     )
     run.add_argument(
         "--neuron",
-        choices=NEURON_CHOICES,
-        help="neuron model of every point's hidden layer (default: lif): the Neuron arms "
-        "train its LIF properties, its others stay at their defaults (docs/neurons.md)",
+        help="neuron model of every point's hidden layer: lif (default), alif, bipolar, or "
+        "one your code registers; the Neuron arms train its LIF properties, its others stay "
+        "at their defaults (docs/neurons.md)",
     )
     run.add_argument(
         "--protocol",
@@ -213,9 +221,23 @@ def _add_bench(commands) -> None:
     )
 
 
+EXAMPLES = """examples:
+  hetsnn list                                         what there is to run
+  hetsnn run memory --preset smoke                    a first run (seconds), then its report
+  hetsnn run memory --preset small --out runs/m --resume   continue after Ctrl-C
+  hetsnn run my_experiment.py --preset smoke          your own experiment (docs/tutorial.md)
+  hetsnn report runs/m                                tables and figures again
+  hetsnn probe runs/m                                 is the neurons' diversity used?
+  hetsnn export-nir runs/m --point neuron-L25 --for norse   the trained network in Norse
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="hetsnn", description="Neuronal heterogeneity in spiking neural networks."
+        prog="hetsnn",
+        description="Neuronal heterogeneity in spiking neural networks.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="print versions and exit")
     commands = parser.add_subparsers(dest="command")
@@ -229,6 +251,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _list(args) -> None:
+    from hetsnn import plugins
+
+    plugins.load_installed()
     from hetsnn.experiments import EXPERIMENTS
     from hetsnn.experiments.protocols import PROTOCOLS, SWITCHES
     from hetsnn.model.neuron_models import NEURON_MODELS
@@ -247,12 +272,21 @@ def _list(args) -> None:
 
 
 def _run(args) -> None:
-    _known(args.experiment, EXPERIMENT_NAMES, "experiment")  # before the heavy imports
-    _known(args.preset, PRESETS, "preset")
-    from hetsnn.experiments import get_experiment, run_experiment
+    from hetsnn import plugins
+
+    own_file = args.experiment.endswith(".py")
+    if not own_file and not plugins.load_installed():  # built-ins only: before heavy imports
+        _known(args.experiment, EXPERIMENT_NAMES, "experiment")
+        _known(args.preset, PRESETS, "preset")
+        if args.neuron is not None:
+            _known(args.neuron, NEURON_CHOICES, "neuron model")
+    from hetsnn.experiments import experiment_in_file, get_experiment, run_experiment
     from hetsnn.report.build import build_report
 
-    experiment = get_experiment(args.experiment)
+    if own_file:
+        experiment = experiment_in_file(args.experiment)
+    else:
+        experiment = get_experiment(args.experiment)
     experiment.resolve(args.preset)  # fail fast on a bad preset name
     if args.tensorboard and experiment.jobs is not None:
         raise ConfigError(
@@ -306,7 +340,24 @@ def _probe(args) -> None:
     print(f"controls.md, controls.csv and controls.png in {args.run_dir / 'report'}")
 
 
+def _load_recorded_code(run_dir: Path) -> None:
+    """Load the researcher's file that defines the experiment of ``run_dir`` (an experiment
+    or one of its points), when its experiment.json records one."""
+    from hetsnn import plugins, storage
+    from hetsnn.experiments.base import MANIFEST
+
+    for folder in (run_dir, run_dir.parent.parent):
+        if (folder / MANIFEST).is_file():
+            try:
+                manifest = storage.read_json(folder / MANIFEST, dict)
+            except storage.DamagedFile:
+                return  # the command itself says so, in its own words
+            plugins.load_recorded(manifest)
+            return
+
+
 def _tb(args) -> None:
+    _load_recorded_code(args.run_dir)
     folder = _tensorboard(args.run_dir)
     print(f"event files in {folder}: tensorboard --logdir {args.run_dir / 'tensorboard'}")
 
@@ -353,6 +404,7 @@ def _export_nir(args) -> None:
         raise ConfigError("--for picks the profile: drop --profile")
     _use_data_dir(args.data_dir)
     _folder_for_output(args.out)
+    _load_recorded_code(args.run_dir)
     chosen = args.target or args.profile or "all"
     names = profiles.PROFILES if chosen == "all" else (chosen,)
     result = nir_export.export(

@@ -25,7 +25,7 @@ from hetsnn.optim.evolution import (  # noqa: F401  (re-exported: the configs' o
     clipup_cap,
 )
 from hetsnn.optim.gradient import GRADIENT_NAMES, GradientConfig  # noqa: F401
-from hetsnn.tasks import TASKS, Task, task_from_dict
+from hetsnn.tasks import Task, missing_members, task_from_dict
 from hetsnn.validate import (
     as_floats,
     check,
@@ -127,7 +127,9 @@ class RunConfig:
     search_space: str = "direct"
 
     def __post_init__(self):
-        instance(self.task, tuple(TASKS.values()), "task")
+        missing = missing_members(self.task) if not isinstance(self.task, type) else ["an instance"]
+        lacks = ", ".join(missing[:4]) + (", ..." if len(missing) > 4 else "")
+        check(not missing, f"task must be a Task (hetsnn.tasks.Task); {self.task!r} lacks {lacks}")
         instance(self.network, NetworkConfig, "network")
         names = model_of(self.network.neuron).names
         object.__setattr__(self, "trainable", canonical_trainable(self.trainable, names))

@@ -518,3 +518,30 @@ def test_a_non_finite_network_is_refused_by_every_reader(memory_smoke_run, tmp_p
     err = capsys.readouterr().err
     assert "tau_m holds non-finite values" in err and err.count("\n") == 1
     assert not (run / "nir").exists()
+
+
+@pytest.mark.slow
+def test_a_report_without_the_allen_table_keeps_the_comparison_to_biology(
+    memory_smoke_run, shared_data, tmp_path, monkeypatch
+):
+    import shutil
+
+    from hetsnn.data.locations import CACHE_ENV, DATA_DIR_ENV
+    from hetsnn.report.biology import CACHE
+
+    run = tmp_path / "run"
+    shutil.copytree(memory_smoke_run, run)
+    shutil.rmtree(run / "report", ignore_errors=True)
+    assert main(["report", str(run)]) == 0
+    with_table = (run / "report" / "table.md").read_text()
+    ks_lines = [line for line in with_table.splitlines() if "; KS " in line]
+    assert ks_lines and (run / "report" / CACHE).exists()
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "nothing"))  # a machine without the data
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "empty-cache"))
+    assert main(["report", str(run)]) == 0
+    without = (run / "report" / "table.md").read_text()
+    assert [line for line in without.splitlines() if "; KS " in line] == ks_lines
+    assert "stored by an earlier report" in without
+    (run / "report" / CACHE).unlink()  # nothing stored either: said, not invented
+    assert main(["report", str(run)]) == 0
+    assert "no Allen Cell Types table here" in (run / "report" / "table.md").read_text()

@@ -158,8 +158,11 @@ def test_export_errors_are_one_line(memory_smoke_run, tmp_path, capsys):
     assert main(["export-nir", str(memory_smoke_run), "--point", "nope"]) == 2
     assert main(["export-nir", str(memory_smoke_run), "--seed", "99"]) == 2
     assert main(["verify-nir", str(tmp_path / "missing.nir")]) == 2
+    (tmp_path / "notes.md").write_text("# not a graph\n")
+    assert main(["verify-nir", str(tmp_path / "notes.md")]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 4 and all(e.startswith("hetsnn: error: ") for e in errors)
+    assert len(errors) == 5 and all(e.startswith("hetsnn: error: ") for e in errors)
+    assert errors[-1].endswith("notes.md is not a NIR file (OSError)")
 
 
 @pytest.mark.slow

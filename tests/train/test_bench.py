@@ -115,3 +115,12 @@ def test_workloads_run_in_the_requested_state_dtype():
     work, grid = bench.workloads("smoke")[0], bench.GRIDS["smoke"]
     row = bench.bench_workload(work, grid, False, 100.0, "bfloat16")
     assert row["state_dtype"] == "bfloat16" and "peer_seconds" not in row
+
+
+def test_ratios_keep_three_significant_digits():
+    row = {"workload": "w", "population": 8, "n_hidden": 4, "seconds": 1.0,
+           "env_steps_per_second": 1e3, "neuron_updates_per_second": 1e6, "compile_seconds": 1,
+           "speedup_vs_peer": 3.1666, "speedup_vs_naive_jax": 0.08421,
+           "speedup_vs_torch": 412.4}  # fmt: skip
+    cells = bench.table_row(row).split(" | ")
+    assert cells[7:11] == ["3.17x", "0.0842x", "412x", "-"]

@@ -68,6 +68,7 @@ class Experiment:
     # report: hetsnn.report.build.REPORTS).
     jobs: Callable[[Any], list[Job]] | None = None
     check: Callable[[Any], None] | None = None  # raise before anything is written (data)
+    source: str | None = None  # the file of a researcher's own experiment (hetsnn.plugins)
 
     def resolve(self, preset: str, overrides: dict | None = None) -> Any:
         """The preset's settings with ``overrides`` applied (None values ignored)."""
@@ -195,6 +196,8 @@ def manifest(
         data["neuron"] = neuron
     if protocols.canonical(protocol):  # absent for the default conventions
         data["protocol"] = protocols.canonical(protocol)
+    if experiment.source is not None:  # the code that reads the run back
+        data["source"] = experiment.source
     return data
 
 
@@ -365,7 +368,8 @@ def _claim(out: Path, wanted: dict, resume: bool) -> None:
     if path.exists():
         stored = storage.read_json(path, dict)
         stored.pop("provenance", None)  # what ran it first; not part of what was asked
-        if stored != wanted:
+        stored.pop("source", None)  # the experiment's file may have moved since
+        if stored != {k: v for k, v in wanted.items() if k != "source"}:
             if trained_anything(out):
                 raise RunDirError(
                     f"{out} holds {describe_difference(stored, wanted)}: choose another --out "

@@ -348,11 +348,15 @@ def verify(path: Path) -> dict:
     """
     nir = _nir()
     path = Path(path)
-    for needed in (path, data_path(path)):
-        if not needed.is_file():
-            raise ConfigError(f"{needed} does not exist (export-nir writes it)")
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist (export-nir writes it)")
     try:
         graph = nir.read(path)
+    except (OSError, KeyError, ValueError) as error:
+        raise ConfigError(f"{path} is not a NIR file ({type(error).__name__})") from None
+    if not data_path(path).is_file():
+        raise ConfigError(f"{data_path(path)} does not exist (export-nir writes it)")
+    try:
         lif = LifGraph.from_nir(graph)
         decay = DECAYS[str(graph.metadata["discretisation"])]
         data = nir.read_data(str(data_path(path)))

@@ -7,6 +7,7 @@ a neuron model").
 
 import dataclasses
 
+from hetsnn import plugins
 from hetsnn.errors import ConfigError
 from hetsnn.model.alif import ALIF
 from hetsnn.model.bipolar import BIPOLAR
@@ -18,6 +19,8 @@ NEURON_MODELS: dict[str, NeuronModel] = {model.name: model for model in (LIF, AL
 
 def neuron_model(name: str) -> NeuronModel:
     """The registered model called ``name``; a one-line error naming the choices."""
+    if isinstance(name, str) and name not in NEURON_MODELS:
+        plugins.load_installed()  # an installed package may register it
     if not isinstance(name, str) or name not in NEURON_MODELS:
         raise ConfigError(f"unknown neuron model {name!r}: choose one of {sorted(NEURON_MODELS)}")
     return NEURON_MODELS[name]

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from hetsnn import storage  # noqa: E402
+from hetsnn import plugins, storage  # noqa: E402
 from hetsnn.errors import RunDirError  # noqa: E402
 from hetsnn.experiments.base import MANIFEST  # noqa: E402
 from hetsnn.rundir import RESULT  # noqa: E402
@@ -58,7 +58,8 @@ def collect(run_dir: Path) -> tuple[dict, list[dict]]:
 
 
 def read_manifest(run_dir: Path) -> dict:
-    """``run_dir``'s experiment.json, checked to list its points."""
+    """``run_dir``'s experiment.json, checked to list its points; the researcher's file
+    that defines the experiment, if it records one, is loaded (:mod:`hetsnn.plugins`)."""
     manifest = storage.read_json(Path(run_dir) / MANIFEST, dict)
     points = manifest.get("points")
     if not isinstance(points, list) or not all(
@@ -68,6 +69,7 @@ def read_manifest(run_dir: Path) -> dict:
             f"{Path(run_dir) / MANIFEST} is damaged (its points are not a list of "
             "{name, arm, x}): restore it, or rerun the experiment into a new directory"
         )
+    plugins.load_recorded(manifest)
     return manifest
 
 

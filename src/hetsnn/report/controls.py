@@ -37,7 +37,13 @@ from hetsnn.analysis.intervals import mean_interval  # noqa: E402
 from hetsnn.errors import RunDirError  # noqa: E402
 from hetsnn.experiments.base import MANIFEST  # noqa: E402
 from hetsnn.model.neuron_models import NEURON_MODELS, model_of  # noqa: E402
-from hetsnn.report.common import csv_table, finished_points, fmt, save_figure  # noqa: E402
+from hetsnn.report.common import (  # noqa: E402
+    csv_table,
+    finished_points,
+    fmt,
+    read_manifest,
+    save_figure,
+)
 from hetsnn.rundir import CENTRES, centres_to_params, read_config  # noqa: E402
 from hetsnn.train.programs import evaluate_params  # noqa: E402
 from hetsnn.train.spec import RunSpec  # noqa: E402
@@ -163,7 +169,7 @@ def run_controls(run_dir: Path) -> str:
     run_dir = Path(run_dir)
     if not (run_dir / MANIFEST).exists():
         raise RunDirError(f"{run_dir} holds no experiment (no {MANIFEST}): nothing to probe")
-    manifest = storage.read_json(run_dir / MANIFEST)
+    manifest = read_manifest(run_dir)
     panels = []
     for point, folder in finished_points(run_dir, manifest):
         rows = point_controls(folder)

@@ -26,7 +26,7 @@ import numpy as np
 from hetsnn import storage
 from hetsnn.errors import RunDirError
 from hetsnn.experiments.base import MANIFEST
-from hetsnn.report.common import csv_table, finished_points, fmt
+from hetsnn.report.common import csv_table, finished_points, fmt, read_manifest
 from hetsnn.rundir import CHECKPOINT, load_centres, read_config
 from hetsnn.train import programs
 from hetsnn.train.spec import RunSpec
@@ -92,7 +92,7 @@ def run_noise_probe(run_dir: Path) -> str:
     run_dir = Path(run_dir)
     if not (run_dir / MANIFEST).exists():
         raise RunDirError(f"{run_dir} holds no experiment (no {MANIFEST}): nothing to probe")
-    manifest = storage.read_json(run_dir / MANIFEST)
+    manifest = read_manifest(run_dir)
     header = ["arm", manifest["x_label"], "trained"]
     header += [f"membrane sigma {s:g}" for s in LEVELS] + [f"search std ({DRAWS} draws)"]
     lines = [

@@ -17,8 +17,8 @@ import numpy as np  # noqa: E402
 
 from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.distributions import FAMILIES, fit_all  # noqa: E402
-from hetsnn.data import allen  # noqa: E402
 from hetsnn.data.images import DataNotFound  # noqa: E402
+from hetsnn.report import biology  # noqa: E402
 from hetsnn.report.common import csv_table, finished_points, fmt, save_figure  # noqa: E402
 from hetsnn.rundir import CENTRES, read_config  # noqa: E402
 
@@ -45,12 +45,6 @@ def learned_time_constants(run_dir: Path, manifest: dict) -> dict[str, np.ndarra
     }
 
 
-def biological_time_constants() -> dict[str, np.ndarray]:
-    """Per Allen population: measured tau (ms). Raises DataNotFound without the table."""
-    rows = allen.read_table()
-    return {p.label: allen.membrane_time_constants(rows, p) for p in allen.POPULATIONS}
-
-
 def report_section(run_dir: Path, manifest: dict, out: Path) -> str:
     """Markdown table of the fits; writes ``taudist.png`` and ``taudist.csv``."""
     samples = {f"model: {k}": v for k, v in learned_time_constants(run_dir, manifest).items()}
@@ -58,7 +52,9 @@ def report_section(run_dir: Path, manifest: dict, out: Path) -> str:
         return ""
     note = ""
     try:
-        samples.update({f"biology: {k}": v for k, v in biological_time_constants().items()})
+        taus, origin = biology.time_constants(out)
+        samples.update({f"biology: {k}": v for k, v in taus.items()})
+        note = f"\nBiology rows: {origin}.\n" if origin else ""
     except DataNotFound as error:
         note = f"\nNo biological reference: {error}\n"
     fits = {label: fit_all(x) for label, x in samples.items()}

@@ -22,6 +22,7 @@ from hetsnn.analysis.distributions import fit  # noqa: E402
 from hetsnn.data import allen  # noqa: E402
 from hetsnn.data.images import DataNotFound  # noqa: E402
 from hetsnn.model.neuron_models import NEURON_MODELS  # noqa: E402
+from hetsnn.report import biology  # noqa: E402
 from hetsnn.report.common import finished_points, fmt, save_figure  # noqa: E402
 from hetsnn.rundir import PROPERTIES, QUANTILES, read_rows  # noqa: E402
 
@@ -33,14 +34,15 @@ PROPERTY_NAMES = tuple(_ROWS)
 SPREAD = {name: "std" if p.kind in ("rest", "direct") else "cv" for name, p in _ROWS.items()}
 
 
-def allen_reference():
-    """The gamma fit to the Allen mouse VISp L4 spiny cells, or None without the table
-    (never downloads: a report reads local files only)."""
+def allen_reference(out: Path):
+    """The gamma fit to the Allen mouse VISp L4 spiny cells and where the cells' values came
+    from (:func:`hetsnn.report.biology.time_constants`, never a download: a report reads
+    local files only), or ``(None, "")`` without them."""
     try:
-        rows = allen.read_table(download=False)
+        taus, origin = biology.time_constants(out, download=False)
     except DataNotFound:
-        return None
-    return fit(allen.membrane_time_constants(rows, allen.POPULATIONS[0]), "gamma")
+        return None, ""
+    return fit(taus[allen.POPULATIONS[0].label], "gamma"), origin
 
 
 def ks_to_reference(quantiles: np.ndarray, reference) -> np.ndarray:
@@ -78,7 +80,7 @@ def trajectories(run_dir: Path, manifest: dict, reference) -> list[dict]:
 def section(run_dir: Path, manifest: dict, out: Path) -> str:
     """Markdown lines (first -> last checkpoint) and ``heterogeneity.png``; "" when no
     point recorded its properties."""
-    reference = allen_reference()
+    reference, origin = allen_reference(out)
     rows = trajectories(run_dir, manifest, reference)
     if not rows:
         return ""
@@ -87,7 +89,8 @@ def section(run_dir: Path, manifest: dict, out: Path) -> str:
         "spread of each trained property over the hidden layer (cv; std for "
         + ", ".join(n for n in PROPERTY_NAMES if SPREAD[n] == "std")
         + ")"
-        + ("; tau_m's KS distance to the gamma fit of Allen mouse VISp L4 spiny cells\n"
+        + ("; tau_m's KS distance to the gamma fit of Allen mouse VISp L4 spiny cells"
+           + (f" ({origin})" if origin else "") + "\n"
            if reference is not None else
            "; no Allen Cell Types table here, so no KS distance to biology\n")
     )  # fmt: skip

@@ -95,3 +95,12 @@ class Supervised(Task, Protocol):
 
     def training_loss(self, network, params, inputs, labels, key: jax.Array):
         """``(loss, scores (B,), pre-reset potentials)`` of a labelled batch for BPTT."""
+
+
+# What :class:`Task` asks of an object: its class attributes, properties and methods.
+TASK_MEMBERS = frozenset(Task.__annotations__) | {n for n in vars(Task) if not n.startswith("_")}
+
+
+def missing_members(task: object) -> list[str]:
+    """The members of :class:`Task` that ``task`` (an instance or a class) lacks, sorted."""
+    return sorted(m for m in TASK_MEMBERS if not hasattr(task, m))

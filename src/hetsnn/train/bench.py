@@ -503,8 +503,12 @@ HEADER = (
 )
 
 
-def _ratio(row: dict, key: str, digits: str = ".2f") -> str:
-    return f"{row[key]:{digits}}x" if key in row else "-"
+def _ratio(row: dict, key: str) -> str:
+    """``row[key]`` to three significant digits (whole above 100): 0.0842x, 3.17x, 412x."""
+    if key not in row:
+        return "-"
+    value = row[key]
+    return f"{value:.0f}x" if abs(value) >= 100 else f"{value:.3g}x"
 
 
 def table_row(row: dict) -> str:
@@ -520,9 +524,9 @@ def table_row(row: dict) -> str:
         _si(row["neuron_updates_per_second"]),
         f"{row['times_floor']:.3g}" if "times_floor" in row else "-",
         _ratio(row, "speedup_vs_peer"),
-        _ratio(row, "speedup_vs_naive_jax", ".0f"),
-        _ratio(row, "speedup_vs_torch", ".2f"),
-        _ratio(row, "speedup_vs_torch_compile", ".2f"),
+        _ratio(row, "speedup_vs_naive_jax"),
+        _ratio(row, "speedup_vs_torch"),
+        _ratio(row, "speedup_vs_torch_compile"),
         row.get("allocator", "-"),
         f"{row['compile_seconds']:.2f}",
     ]
