@@ -38,8 +38,11 @@ def mean_interval(values, axis: int = -1) -> tuple[np.ndarray, np.ndarray, np.nd
     return value, low, high
 
 
-def caption(seeds, marks: str = "band") -> str:
-    """What a figure's lines and ``marks`` (band, error bars) are, for its title."""
+def caption(seeds, marks: str = "band", mean: str = "line") -> str:
+    """What a figure's ``mean`` marks (line, large dots) and ``marks`` (band, error bars)
+    are, for its title."""
     seeds = sorted(set(np.atleast_1d(seeds).tolist()))
+    if seeds == [1]:  # no spread to show: say so rather than draw an interval of one value
+        return f"{mean}: one seed (no {marks}: one seed has no interval)"
     count = "/".join(map(str, seeds))
-    return f"line: mean over {count} seeds; {marks}: {LEVEL:.0%} bootstrap CI of the mean"
+    return f"{mean}: mean over {count} seeds; {marks}: {LEVEL:.0%} bootstrap CI of the mean"

@@ -102,4 +102,5 @@ EXPERIMENT = Experiment(
     presets=PRESETS,
     make_points=make_points,
     sections=("ablation", "taudist"),
+    x_categorical=True,
 )

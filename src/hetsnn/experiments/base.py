@@ -62,6 +62,7 @@ class Experiment:
     presets: dict[str, Any]
     make_points: Callable[[Any], list[Point]]
     curve_x: str = "generation"  # learning curves against "generation" or "episodes" seen
+    x_categorical: bool = False  # x numbers categories, points named ARM-CATEGORY (reports)
     sections: tuple[str, ...] = ()  # extra report sections (names in hetsnn.report.build.SECTIONS)
     # Studies that train no RunConfig (reservoirs, STDP, Bayesian design) are lists of jobs
     # (hetsnn.train.jobs), run by the same loop; make_points then returns [] (their

@@ -58,7 +58,9 @@ def build_report(run_dir: Path) -> str:
     out = run_dir / "report"
     table = markdown_table(manifest, rows) + best_centre_table(manifest, rows)
     storage.atomic_write_bytes(out / "table.csv", csv_table(rows).encode())
-    reward_figure(manifest, rows, out / "reward.png")
+    experiment = EXPERIMENTS.get(manifest["experiment"])
+    categorical = experiment is not None and experiment.x_categorical
+    reward_figure(manifest, rows, out / "reward.png", categorical)
     curves_figure(run_dir, manifest, out / "curves.png")
     membrane = membrane_summary(run_dir, manifest)
     if membrane:
@@ -89,7 +91,6 @@ def build_report(run_dir: Path) -> str:
     heterogeneity = trajectories.section(run_dir, manifest, out)
     if heterogeneity:
         table += heterogeneity
-    experiment = EXPERIMENTS.get(manifest["experiment"])
     for name in experiment.sections if experiment else ():
         table += SECTIONS[name](run_dir, manifest, out)
     # written once, whole: a report killed half-way leaves the previous table.md in place

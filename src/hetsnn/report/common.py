@@ -3,6 +3,7 @@ points, per-point summaries, Markdown and CSV tables, and atomic figure files.""
 
 import csv
 import io
+import warnings
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np  # noqa: E402
 from hetsnn import plugins, storage  # noqa: E402
 from hetsnn.errors import RunDirError  # noqa: E402
 from hetsnn.experiments.base import MANIFEST  # noqa: E402
+from hetsnn.report.layout import FigureLayoutWarning, layout_faults  # noqa: E402
 from hetsnn.rundir import RESULT  # noqa: E402
 
 
@@ -186,7 +188,13 @@ def csv_table(rows: list[dict]) -> str:
 
 
 def save_figure(fig, path: Path) -> None:
+    """Write ``fig`` to ``path`` (PNG, atomically), cropped to what it draws so that no
+    label or legend is cut off; overlapping texts raise a FigureLayoutWarning first."""
+    faults = layout_faults(fig)
+    if faults:
+        warnings.warn(f"{Path(path).name}: {'; '.join(faults)}", FigureLayoutWarning,
+                      stacklevel=2)  # fmt: skip
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
+    fig.savefig(buffer, format="png", bbox_inches="tight", pad_inches=0.08)
     plt.close(fig)
     storage.atomic_write_bytes(path, buffer.getvalue())

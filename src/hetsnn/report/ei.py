@@ -106,42 +106,43 @@ def _interval(values) -> tuple[float, float, float]:
     return tuple(float(v) for v in mean_interval(values))
 
 
-def _series(by_ratio: dict, ratios: list, key: str) -> np.ndarray:
-    """``(3, ratios)``: mean over seeds of ``key`` at each ratio, and its interval."""
-    return np.array([_interval([r[key] for r in by_ratio[x]]) for x in ratios]).T
-
-
 def _figure(groups: dict, noise: list[str], path: Path) -> None:
-    """Per arm, against the excitatory share: the mean over seeds with its 95 % bootstrap
-    interval as error bars, each seed's accuracy as a dot; legends below the panels."""
+    """Per arm (one colour each), against the excitatory share: the mean over seeds with its
+    95 % bootstrap interval as error bars and each seed as a small dot, in every panel; the
+    rate panel draws E solid and I dashed; the last panel is each seed's accuracy lost to
+    the largest weight noise. Legends below the panels."""
     fig, axes = plt.subplots(1, 4, figsize=(17, 4.3))
-    for arm, by_ratio in groups.items():
+    panels = (
+        (axes[0], [("accuracy", "", "-")]),
+        (axes[1], [("rate_e_hz", ", E", "-"), ("rate_i_hz", ", I", "--")]),
+        (axes[2], [("diversity_i", "", "-")]),
+    )
+    for index, (arm, by_ratio) in enumerate(groups.items()):
+        colour = f"C{index}"
         ratios = sorted(by_ratio)
-
-        for ax, keys in zip(
-            axes[:3], (["accuracy"], ["rate_e_hz", "rate_i_hz"], ["diversity_i"]), strict=True
-        ):
-            for key in keys:
-                mean, low, high = _series(by_ratio, ratios, key)
-                label = (
-                    arm
-                    if len(keys) == 1
-                    else f"{arm}, {key[5]}".replace(", e", ", E").replace(", i", ", I")
-                )
+        per_seed = {
+            key: [[r[key] for r in by_ratio[x]] for x in ratios]
+            for key in ("accuracy", "rate_e_hz", "rate_i_hz", "diversity_i")
+        }
+        per_seed["loss"] = [
+            [r[noise[0]] - r[noise[-1]] for r in by_ratio[x]] for x in ratios
+        ]  # paired: each seed's clean accuracy minus its own noisy accuracy
+        for ax, series in (*panels, (axes[3], [("loss", "", "-")])):
+            for key, suffix, style in series:
+                mean, low, high = np.array([_interval(v) for v in per_seed[key]]).T
                 ax.errorbar(ratios, mean, (mean - low, high - mean), marker="o", capsize=2,
-                            label=label)  # fmt: skip
-        for x in ratios:
-            seeds = [r["accuracy"] for r in by_ratio[x]]
-            axes[0].scatter([x] * len(seeds), seeds, s=8, alpha=0.4, color="k", linewidths=0)
-        mean = _series(by_ratio, ratios, noise[-1])[0]
-        clean = _series(by_ratio, ratios, noise[0])[0]
-        axes[3].plot(ratios, clean - mean, marker="o", label=arm)
+                            color=colour, linestyle=style, label=f"{arm}{suffix}")  # fmt: skip
+                for x, values in zip(ratios, per_seed[key], strict=True):
+                    ax.scatter([x] * len(values), values, s=8, alpha=0.45, color=colour,
+                               linewidths=0)  # fmt: skip
     axes[0].set(xlabel="excitatory share", ylabel="test accuracy")
     axes[1].set(xlabel="excitatory share", ylabel="mean firing rate (Hz)")
     axes[2].set(xlabel="excitatory share", ylabel="inhibitory diversity (van Rossum)")
     axes[3].set(xlabel="excitatory share", ylabel=f"accuracy lost at weight noise {noise[-1][6:]}")
     seeds = {len(runs) for by_ratio in groups.values() for runs in by_ratio.values()}
-    fig.suptitle(f"dots: seeds; {caption(sorted(seeds), 'error bars')}", fontsize=9)
+    fig.suptitle(
+        f"small dots: seeds; {caption(sorted(seeds), 'error bars', 'large dots')}", fontsize=9
+    )
     for ax in axes:  # each panel's own legend, under it
         ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     fig.tight_layout()

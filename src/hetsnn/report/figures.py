@@ -14,36 +14,65 @@ from hetsnn.report.common import finished_points, plt, save_figure
 from hetsnn.rundir import METRICS, PROBES, RESULT, read_rows
 
 
-def reward_figure(manifest: dict, rows: list[dict], path: Path) -> None:
+def reward_figure(manifest: dict, rows: list[dict], path: Path, categorical: bool = False) -> None:
     """Final score vs x per arm: every seed as a dot, the mean as a line, and its 95 %
     bootstrap interval as a band (which, unlike mean +- std, stays within the score's
-    bounds). Arms are shifted sideways a little so their dots do not cover each other."""
+    bounds). Arms are shifted sideways a little so their dots do not cover each other.
+    Categories (``categorical``: the experiment's ``x_categorical``, e.g. the ablation's
+    subsets) and a single x are drawn at evenly spaced named ticks, with error bars and no
+    line between them."""
     by_arm = defaultdict(list)
     for r in sorted(rows, key=lambda r: r["x"]):
         by_arm[r["arm"]].append(r)
     xs = sorted({r["x"] for r in rows})
-    shift = 0.012 * (xs[-1] - xs[0] if len(xs) > 1 else 1.0)
+    named = categorical
+    categorical = categorical or len(xs) == 1
+    position = {x: i for i, x in enumerate(xs)} if categorical else {x: x for x in xs}
+    shift = 0.15 if categorical else 0.012 * (xs[-1] - xs[0] if len(xs) > 1 else 1.0)
     fig, ax = plt.subplots(figsize=(7.5, 4), dpi=120)
     for i, (arm, arm_rows) in enumerate(by_arm.items()):
-        x = np.array([r["x"] for r in arm_rows]) + (i - (len(by_arm) - 1) / 2) * shift
-        mean, low, high = zip(*(mean_interval(r["centre_values"]) for r in arm_rows), strict=True)
-        (line,) = ax.plot(x, mean, marker="o", markersize=3, label=arm)
-        ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+        x = np.array([position[r["x"]] for r in arm_rows]) + (i - (len(by_arm) - 1) / 2) * shift
+        mean, low, high = map(
+            np.asarray,
+            zip(*(mean_interval(r["centre_values"]) for r in arm_rows), strict=True),
+        )
+        if categorical:
+            bars = ax.errorbar(x, mean, yerr=[mean - low, high - mean], fmt="o", markersize=4,
+                               capsize=3, label=arm)  # fmt: skip
+            colour = bars.lines[0].get_color()
+        else:
+            (line,) = ax.plot(x, mean, marker="o", markersize=3, label=arm)
+            colour = line.get_color()
+            ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
         for xi, r in zip(x, arm_rows, strict=True):
             seeds = np.asarray(r["centre_values"])
-            ax.scatter(np.full(seeds.size, xi), seeds, s=8, color=line.get_color(), alpha=0.45,
+            ax.scatter(np.full(seeds.size, xi), seeds, s=8, color=colour, alpha=0.45,
                        linewidths=0)  # fmt: skip
+    if categorical:
+        names = _category_names(manifest) if named else {}
+        labels = [names.get(x, f"{x:g}") for x in xs]
+        long = max(map(len, labels)) > 6
+        ax.set_xticks(range(len(xs)), labels, rotation=40 if long else 0,
+                      ha="right" if long else "center", fontsize=8 if long else None)  # fmt: skip
+        ax.set_xlim(-0.6, len(xs) - 0.4)
     ax.set_xlabel(manifest["x_label"])
     ax.set_ylabel(manifest["y_label"])
+    marks, mean = ("error bars", "large dots") if categorical else ("band", "line")
     ax.set_title(
-        f"{manifest['experiment']} ({manifest['preset']} preset)\ndots: seeds; "
-        + caption([r["seeds"] for r in rows]),
+        f"{manifest['experiment']} ({manifest['preset']} preset)\nsmall dots: seeds; "
+        + caption([r["seeds"] for r in rows], marks, mean),
         fontsize=9,
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def _category_names(manifest: dict) -> dict:
+    """x -> the name its points share once their arm's prefix is dropped (the ablation's
+    ``cartpole-tau_m+v_th`` -> ``tau_m+v_th``)."""
+    return {p["x"]: p["name"].removeprefix(f"{p['arm']}-") for p in reversed(manifest["points"])}
 
 
 def curves_figure(run_dir: Path, manifest: dict, path: Path) -> None:
@@ -53,8 +82,9 @@ def curves_figure(run_dir: Path, manifest: dict, path: Path) -> None:
     cols = min(3, len(xs))
     nrows = -(-len(xs) // cols)
     fig, axes = plt.subplots(
-        nrows, cols, figsize=(4 * cols, 3 * nrows + 0.6), dpi=100, squeeze=False, sharey=True
-    )
+        nrows, cols, figsize=(4 * cols, 3 * nrows + 0.6), dpi=100, squeeze=False, sharey=True,
+        layout="constrained",
+    )  # fmt: skip
     colours, seeds = {}, set()
     by_episodes = manifest.get("curve_x") == "episodes"
     for point, folder in finished_points(run_dir, manifest):
@@ -78,9 +108,8 @@ def curves_figure(run_dir: Path, manifest: dict, path: Path) -> None:
     for ax in axes.flat[len(xs) :]:
         ax.set_visible(False)
     handles = [plt.Line2D([], [], color=c, label=a) for a, c in colours.items()]
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=8)
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), fontsize=8)
     fig.suptitle(caption(sorted(seeds) or [0]), fontsize=9)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
     save_figure(fig, path)
 
 
@@ -100,7 +129,9 @@ def membrane_summary(run_dir: Path, manifest: dict) -> list[dict]:
 
 def membrane_figure(manifest: dict, rows: list[dict], path: Path) -> None:
     xs = sorted({r["x"] for r in rows})
-    fig, axes = plt.subplots(1, len(xs), figsize=(4 * len(xs), 3.2), dpi=100, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(xs), figsize=(4 * len(xs), 3.9), dpi=100, squeeze=False, layout="constrained"
+    )
     for r in rows:
         ax = axes[0, xs.index(r["x"])]
         edges = np.asarray(r["edges"])
@@ -112,9 +143,14 @@ def membrane_figure(manifest: dict, rows: list[dict], path: Path) -> None:
         ax.text(0.05, 0.97, "threshold", transform=ax.get_xaxis_transform(), fontsize=7, va="top")
         ax.set_yscale("log")
         ax.set_xlabel("pre-reset potential u - v_th (clipped to ±3)")
-        ax.legend(fontsize=6, title="share of |dv/dv_prev| > 1", title_fontsize=6)
+        ax.legend(
+            fontsize=6,
+            title="share of |dv/dv_prev| > 1",
+            title_fontsize=6,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.2),
+        )  # below: the data fill the panel
     axes[0, 0].set_ylabel("density during BPTT training")
-    fig.tight_layout()
     save_figure(fig, path)
 
 

@@ -106,28 +106,34 @@ def report_section(run_dir: Path, manifest: dict, out: Path) -> str:
 
 
 def _figure(manifest: dict, rows: list[dict], arms: list[str]):
-    fig, (ax_share, ax_margin) = plt.subplots(1, 2, figsize=(12, 3.8), layout="constrained")
+    fig, (ax_share, ax_margin) = plt.subplots(
+        1, 2, figsize=(12, 3.8), layout="constrained", sharex=True
+    )
+    smallest = min((r["median_margin"] for r in rows if r["median_margin"] > 0), default=MARGIN)
+    floor = min(smallest, MARGIN) / 3  # the log axis's bottom: where a median of 0 is drawn
     for i, arm in enumerate(arms):
         mine = sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["x"])
-        x = [r["x"] for r in mine]
+        x = np.array([r["x"] for r in mine])
         color = f"C{i}"
         ax_share.plot(x, [r["clear"] for r in mine], "o-", color=color, label=arm)
         ax_share.plot(x, [r["rewarded"] for r in mine], "o:", color=color, alpha=0.5)
-        positive = [r["median_margin"] if r["median_margin"] > 0 else np.nan for r in mine]
-        ax_margin.plot(x, positive, "o-", color=color)  # a tie's margin, 0, has no log
+        margin = np.array([r["median_margin"] for r in mine], float)
+        ax_margin.plot(x, np.where(margin > 0, margin, np.nan), "o-", color=color)
+        zero = margin <= 0  # no right answer, or a tie: 0 has no place on a log axis
+        ax_margin.plot(x[zero], np.full(zero.sum(), floor), "v", color=color, markersize=7,
+                       clip_on=False)  # fmt: skip
     ax_share.set(
         xlabel=manifest["x_label"],
         ylabel="share of episodes",
         ylim=(-0.03, 1.03),
         title=f"right with margin >= {MARGIN:.0%} (solid), right at all (dotted)",
     )
-    smallest = min((r["median_margin"] for r in rows if r["median_margin"] > 0), default=MARGIN)
     ax_margin.set(
         xlabel=manifest["x_label"],
         ylabel="median margin / read-out range",
         yscale="log",
-        ylim=(min(smallest, MARGIN) / 3, 3.0),  # margins are at most 2
-        title="margin of the right answers",
+        ylim=(floor, 3.0),  # margins are at most 2
+        title="margin of the right answers (triangles on the axis: median 0)",
     )
     ax_margin.axhline(MARGIN, color="grey", lw=0.8, ls="--")
     fig.legend(loc="outside right center", fontsize="small")

@@ -12,6 +12,7 @@ import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 
 from hetsnn import storage
@@ -170,6 +171,9 @@ def _sizes_figure(loaded: dict, names: list[str], suite: SuiteConfig, path: Path
             seeds = families[family].shape[1]  # (sizes, seeds, distributions)
             _error_bars(ax, cells["sizes"], families[family], names)
             ax.set_xscale("log", base=2)
+            sizes = list(cells["sizes"])  # ticks at the sizes measured, not at powers of 2
+            ax.set_xticks(sizes, [f"{n:g}" for n in sizes], minor=False)
+            ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
             ax.set(title=f"{kind}: {family}", xlabel="reservoir size N", ylabel=family)
     _legend_below(fig, axes, seeds)
     save_figure(fig, path)
