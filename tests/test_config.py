@@ -38,6 +38,7 @@ from hetsnn.tasks import CartPoleTask, MemoryTask
         (lambda: NetworkConfig(n_hidden=2**30), "n_hidden must be at most"),
         (lambda: NeuronConfig(v_th=True), "v_th must be a finite number"),
         (lambda: StrategyConfig(lr=True), "lr must be a finite number"),
+        (lambda: StrategyConfig(lr=1e-320), "lr must be at least 1.2e-38 to be a float32"),
         (lambda: StrategyConfig(population=2**22), "population must be at most"),
         (lambda: RunConfig(MemoryTask(), seeds=True), "seeds must be a positive integer"),
         (lambda: RunConfig(MemoryTask(), seeds=2**31), "seeds must be at most"),

@@ -27,6 +27,7 @@ from hetsnn.optim.evolution import (  # noqa: F401  (re-exported: the configs' o
 from hetsnn.optim.gradient import GRADIENT_NAMES, GradientConfig  # noqa: F401
 from hetsnn.tasks import Task, missing_members, task_from_dict
 from hetsnn.validate import (
+    MAX_SEEDS,
     as_floats,
     check,
     finite,
@@ -44,7 +45,6 @@ READOUTS = ("leaky", "current")
 # Bounds on sizes: far above any study's needs, far below what would exhaust memory or
 # run for ever, so a typo (an extra digit, 2**31 seeds) fails at once with a clear message.
 MAX_NEURONS = 2**20
-MAX_SEEDS = 10_000
 MAX_GENERATIONS = 10_000_000
 MAX_STATE_FLOATS = 2**33  # population x seeds x n_hidden membrane potentials (32 GiB)
 SEED_LIMIT = 2**32

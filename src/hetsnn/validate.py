@@ -53,17 +53,25 @@ def instance(value, kind, name: str) -> None:
     check(isinstance(value, kind), f"{name} must be a {names}, got {type(value).__name__}")
 
 
+FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32: below it, 0 or denormal
+
+
 def positive_number(value, name: str) -> None:
     finite(value, name)
     check(value > 0, f"{name} must be positive, got {value}")
+    check(  # 1e-320 is positive in Python and 0 (or a denormal) in the compiled programs
+        value >= FLOAT32_TINY, f"{name} must be at least 1.2e-38 to be a float32, got {value}"
+    )
 
 
 MAX_COUNT = 10_000_000  # any size or count of a study: beyond it nothing could run
+MAX_SEEDS = 10_000  # seeds of a run or a study
 
 
 def typed_fields(settings, prefix: str) -> None:
     """Check every field of the dataclass ``settings`` against its annotation: ``int``
-    fields are integers in 0..MAX_COUNT (not booleans), ``float`` fields finite numbers
+    fields are integers in 0..MAX_COUNT (0..MAX_SEEDS for counts of seeds; not booleans),
+    ``float`` fields finite numbers
     (an ``int`` is accepted and stored as a float), ``str`` fields strings, and the
     elements of ``tuple[...]`` fields likewise (``| None`` admits None). Range and
     meaning are the settings' own checks; this makes sure those checks compare numbers."""
@@ -78,7 +86,8 @@ def typed_fields(settings, prefix: str) -> None:
         if value is None and type(None) in allowed:
             return
         if int in allowed and is_int(value):
-            check(0 <= value <= MAX_COUNT, f"{name} must be in 0..{MAX_COUNT:,}, got {value!r}")
+            most = MAX_SEEDS if name.endswith("seeds") else MAX_COUNT
+            check(0 <= value <= most, f"{name} must be in 0..{most:,}, got {value!r}")
         elif float in allowed:
             finite(value, name)
         elif str in allowed:

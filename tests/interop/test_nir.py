@@ -160,8 +160,10 @@ def test_export_errors_are_one_line(memory_smoke_run, tmp_path, capsys):
     assert main(["verify-nir", str(tmp_path / "missing.nir")]) == 2
     (tmp_path / "notes.md").write_text("# not a graph\n")
     assert main(["verify-nir", str(tmp_path / "notes.md")]) == 2
+    assert main(["export-nir", str(memory_smoke_run), "--samples", str(10**12)]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 5 and all(e.startswith("hetsnn: error: ") for e in errors)
+    assert len(errors) == 6 and all(e.startswith("hetsnn: error: ") for e in errors)
+    assert "--samples must be in 1..10,000" in errors.pop()
     assert errors[-1].endswith("notes.md is not a NIR file (OSError)")
 
 

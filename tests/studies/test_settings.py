@@ -44,3 +44,13 @@ def test_a_bad_study_setting_is_refused_in_one_line(name, field, value):
 @pytest.mark.parametrize("name", list(SETTINGS))
 def test_the_presets_themselves_pass(name):
     assert dataclasses.replace(SETTINGS[name]) == SETTINGS[name]
+
+
+@pytest.mark.parametrize("name", ["quenched", "hrsnn", "ei"])
+def test_seeds_are_capped_as_in_a_run_config(name):
+    """A million seeds would be accepted as a size (6,000,000 quenched jobs) and run."""
+    fields = [f.name for f in dataclasses.fields(SETTINGS[name]) if f.name.endswith("seeds")]
+    assert fields
+    for field in fields:
+        with pytest.raises(ConfigError, match=rf"{name}\.{field} must be in 0\.\.10,000"):
+            dataclasses.replace(SETTINGS[name], **{field: 10**6})

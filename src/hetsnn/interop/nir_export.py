@@ -56,6 +56,7 @@ SPIKE_CONDITION = (
 DECAYS = {"forward-euler": "euler", "exponential": "exp"}  # metadata name -> Discretisation
 _INPUT_STREAM = 0x41B  # fold-in constant for the recorded episodes' keys
 DEFAULT_SAMPLES = 8
+MAX_SAMPLES = 10_000  # an image test split; each sample is stored and run in every simulator
 
 
 def _nir():
@@ -256,8 +257,8 @@ def export(
     hold this network (with the reason; an error if it was the only one asked for), the
     verification of each file and the portability table (see the module docstring)."""
     nir = _nir()
-    if samples < 1:
-        raise ConfigError(f"--samples must be at least 1, got {samples}")
+    if not 1 <= samples <= MAX_SAMPLES:
+        raise ConfigError(f"--samples must be in 1..{MAX_SAMPLES:,}, got {samples:,}")
     profiles.check_choices(profile_names, tau_for)
     run = load_run(run_dir, point, seed)
     inputs = reference_inputs(run, samples)
