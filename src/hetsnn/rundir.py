@@ -184,9 +184,17 @@ def centre_arrays(params: NetworkParams, neuron: NeuronConfig) -> dict[str, np.n
     }
 
 
-def check_centres(arrays: dict, where: str = CENTRES) -> dict:
-    """``arrays`` (of ``centres.npz``) when every number is finite, else a one-line
-    RunDirError naming the array: nothing is derived from a non-finite network."""
+def check_centres(arrays: dict, where: str = CENTRES, neuron: NeuronConfig | None = None) -> dict:
+    """``arrays`` (of ``centres.npz``) when every number is finite and, given the run's
+    ``neuron`` config, every array of its model is there (with the weights); else a one-line
+    error naming the array: nothing is derived from a damaged or non-finite network."""
+    if neuron is not None:
+        needed = [*centre_keys(neuron).values(), "w_in", "w_out"]
+        missing = [name for name in needed if name not in arrays]
+        if missing:
+            raise storage.DamagedFile(
+                f"{where} is damaged (no {', '.join(missing)}): {storage.RESTORE}"
+            )
     for name, values in arrays.items():
         if not np.isfinite(np.asarray(values, np.float64)).all():
             raise RunDirError(
@@ -201,7 +209,7 @@ def centres_to_params(arrays: dict, neuron: NeuronConfig, where: str = CENTRES) 
     ``neuron``'s model (time constants in ms go back through their logits at ``neuron.dt``,
     in float32, so decay rates match the trained ones to rounding); refused when any is not
     finite."""
-    check_centres(arrays, where)
+    check_centres(arrays, where, neuron)
     return NetworkParams(
         w_in=jnp.asarray(arrays["w_in"]),
         w_out=jnp.asarray(arrays["w_out"]),

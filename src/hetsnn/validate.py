@@ -20,10 +20,17 @@ def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def shown(value) -> str:
+    """``value`` for a one-line message: a huge integer by its length, not its digits."""
+    if is_int(value) and abs(value) >= 10**21:
+        return f"a {len(str(abs(value)))}-digit integer"
+    return f"{value:,}" if is_int(value) else repr(value)
+
+
 def positive_int(value, name: str, maximum: int | None = None) -> None:
-    check(is_int(value) and value > 0, f"{name} must be a positive integer, got {value!r}")
+    check(is_int(value) and value > 0, f"{name} must be a positive integer, got {shown(value)}")
     if maximum is not None:
-        check(value <= maximum, f"{name} must be at most {maximum:,}, got {value:,}")
+        check(value <= maximum, f"{name} must be at most {maximum:,}, got {shown(value)}")
 
 
 def finite(value, name: str) -> None:
@@ -87,7 +94,7 @@ def typed_fields(settings, prefix: str) -> None:
             return
         if int in allowed and is_int(value):
             most = MAX_SEEDS if name.endswith("seeds") else MAX_COUNT
-            check(0 <= value <= most, f"{name} must be in 0..{most:,}, got {value!r}")
+            check(0 <= value <= most, f"{name} must be in 0..{most:,}, got {shown(value)}")
         elif float in allowed:
             finite(value, name)
         elif str in allowed:

@@ -373,6 +373,15 @@ def _without(key):
     return damage
 
 
+def _set(key, value):
+    def damage(path):
+        data = json.loads(path.read_text())
+        data[key] = value
+        path.write_text(json.dumps(data))
+
+    return damage
+
+
 DAMAGES = {
     "truncated": _truncate,
     "empty": lambda p: p.write_text(""),
@@ -395,7 +404,12 @@ DAMAGES = {
         for d in ("binary", "a string value", "a repeated row")
     ]  # fmt: skip
     + [("properties.jsonl", "empty", "report"), ("metrics.jsonl", "ragged", "tb")]
-    + [("config.json", d, c) for d in ("a list", "no trainable") for c in ("report", "export")],
+    + [
+        ("config.json", d, c)
+        for d in ("a list", "no trainable", "a 400-digit integer")
+        for c in ("report", "export")
+    ]
+    + [("centres.npz", "no arrays", c) for c in ("report", "export")],
 )
 def test_damaged_run_files_give_one_line_errors(
     memory_smoke_run, tmp_path, capsys, file, damage, command
@@ -417,7 +431,9 @@ def test_damaged_run_files_give_one_line_errors(
              "ragged": _last_row(lambda row: {**row, "centre_reward": [[1.0], 2.0]}),
              "a repeated row": lambda p: p.write_text(p.read_text() * 2),
              "a list": lambda p: p.write_text("[1, 2]"),
-             "no trainable": _without("trainable")}  # fmt: skip
+             "no trainable": _without("trainable"),
+             "a 400-digit integer": _set("generations", 10**400),
+             "no arrays": lambda p: storage.save_arrays(p, nothing=np.zeros(2))}  # fmt: skip
     {**DAMAGES, **extra}[damage](path)
     argv = {
         "resume": ["run", "memory", "--preset", "smoke", "--out", str(run), "--resume", "--quiet",
@@ -430,7 +446,7 @@ def test_damaged_run_files_give_one_line_errors(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("hetsnn: error:") and err.count("\n") == 1, err
-    assert path.name in err
+    assert path.name in err and len(err) < 400, err
 
 
 def _event_tags(folder) -> dict[str, list[int]]:

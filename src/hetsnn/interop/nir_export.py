@@ -106,7 +106,9 @@ def load_run(run_dir: Path, point: str | None = None, seed: int = 0) -> LoadedRu
     if refusal is not None:
         model = type(config.network.neuron).model
         raise ConfigError(f"{folder} holds {model} neurons, which NIR cannot express: {refusal}")
-    arrays = check_centres(storage.load_arrays(folder / CENTRES), str(folder / CENTRES))
+    arrays = check_centres(
+        storage.load_arrays(folder / CENTRES), str(folder / CENTRES), config.network.neuron
+    )
     seeds = arrays["tau_m"].shape[0]
     if not 0 <= seed < seeds:
         raise ConfigError(f"--seed {seed} is outside 0..{seeds - 1} for {folder}")
