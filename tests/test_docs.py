@@ -25,3 +25,13 @@ def test_python_block_compiles_and_its_imports_resolve(code):
 
 def test_there_are_blocks_to_check():
     assert len(BLOCKS) >= 5
+
+
+def test_every_file_the_docs_name_exists():
+    """Paths like ``tests/tasks/test_tasks.py`` or ``src/hetsnn/...`` in the README and docs."""
+    named = {
+        path
+        for page in PAGES
+        for path in re.findall(r"\b((?:tests|src|docs)/[\w/.-]+\.(?:py|md|png))", page.read_text())
+    }
+    assert named and not sorted(p for p in named if not (ROOT / p).exists())
