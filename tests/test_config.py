@@ -144,6 +144,26 @@ def test_the_command_line_names_every_experiment_and_preset():
     assert all(tuple(e.presets) == PRESETS for e in EXPERIMENTS.values())
 
 
+def test_hetsnn_list_gives_every_preset_its_cost_and_stops_quietly_in_a_pipe():
+    import subprocess
+    import sys
+
+    from hetsnn.experiments import BUILT_IN, EXPERIMENTS
+    from hetsnn.experiments.costs import COSTS
+
+    assert {name: set(COSTS[name]) for name in BUILT_IN} == {
+        name: set(EXPERIMENTS[name].presets) for name in BUILT_IN
+    }
+    # stdout a pipe whose reader has gone, as in `hetsnn list | head -1` once head exits
+    code = (
+        "import os; r, w = os.pipe(); os.close(r); os.dup2(w, 1); "
+        "from hetsnn.cli import main; raise SystemExit(main(['list']))"
+    )
+    closed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False)  # fmt: skip
+    assert (closed.returncode, closed.stderr) == (0, "")
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -255,12 +255,15 @@ def _list(args) -> None:
 
     plugins.load_installed()
     from hetsnn.experiments import EXPERIMENTS
+    from hetsnn.experiments.costs import preset_line
     from hetsnn.experiments.protocols import PROTOCOLS, SWITCHES
     from hetsnn.model.neuron_models import NEURON_MODELS
 
+    width = max(map(len, EXPERIMENTS)) + 1
     for name, experiment in EXPERIMENTS.items():
-        print(f"{name:10s} {experiment.summary}")
-        print(f"{'':10s} presets: {', '.join(experiment.presets)}")
+        print(f"{name:{width}s} {experiment.summary}")
+        print(f"{'':{width}s} presets: {preset_line(name, experiment.presets)}")
+    print(f"{'':{width}s} (smoke and small: wall time on 2 CPU cores; paper: see docs/cost.md)")
     print("\nneuron models (run --neuron NAME):")
     for name, model in NEURON_MODELS.items():
         print(f"{name:10s} {model.summary}")
@@ -454,10 +457,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.error("a command is required (see --help)")
     try:
-        return args.handler(args) or 0
+        code = args.handler(args) or 0
+        sys.stdout.flush()  # a reader that closed the pipe is met here, not at exit
+        return code
     except (ConfigError, RunDirError, DataNotFound, TrainingDiverged, ClusterError) as error:
         print(f"hetsnn: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `hetsnn list | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        return 0
     except OSError as error:  # an unwritable, missing or full location: say where
         where = f"{error.filename}: " if error.filename else ""
         print(f"hetsnn: error: {where}{error.strerror or error}", file=sys.stderr)
