@@ -80,3 +80,27 @@ def test_bptt_runs_have_no_search_std(tmp_path):
     train(es, tmp_path / "es", progress=False)
     draws = perturbation_scores(RunSpec.from_config(es), es, tmp_path / "es", None, draws=3)
     assert draws.shape == (3, 1)
+
+
+def test_a_run_made_by_train_is_reported_and_probed_as_a_one_point_experiment(tmp_path):
+    from hetsnn.cli import main
+
+    config = RunConfig(
+        MemoryTask(memory_length=2),
+        NetworkConfig(n_hidden=8),
+        StrategyConfig(population=8),
+        generations=4,
+        chunk=2,
+        seeds=2,
+        eval_episodes=2,
+    )
+    run = tmp_path / "notebook-run"
+    train(config, run, progress=False)
+    assert main(["report", str(run)]) == 0
+    table = (run / "report" / "table.md").read_text()
+    assert "trains tau_m, v_th, v_rest, R" in table
+    assert (run / "report" / "curves.png").exists() and (run / "report" / "reward.png").exists()
+    assert main(["probe", str(run)]) == 0
+    assert "## trains tau_m, v_th, v_rest, R" in (run / "report" / "controls.md").read_text()
+    assert main(["probe", str(run), "--noise"]) == 0
+    assert (run / "report" / "noise.md").exists()

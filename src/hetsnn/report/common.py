@@ -18,7 +18,7 @@ from hetsnn import plugins, storage  # noqa: E402
 from hetsnn.errors import RunDirError  # noqa: E402
 from hetsnn.experiments.base import MANIFEST  # noqa: E402
 from hetsnn.report.layout import FigureLayoutWarning, layout_faults  # noqa: E402
-from hetsnn.rundir import RESULT  # noqa: E402
+from hetsnn.rundir import CONFIG, RESULT, read_config  # noqa: E402
 
 
 def pooled_mean_std(means, stds) -> tuple[float, float]:
@@ -31,10 +31,6 @@ def pooled_mean_std(means, stds) -> tuple[float, float]:
 def collect(run_dir: Path) -> tuple[dict, list[dict]]:
     """The experiment manifest and one summary row per finished point."""
     run_dir = Path(run_dir)
-    if not (run_dir / MANIFEST).exists():
-        raise RunDirError(
-            f"{run_dir} holds no experiment ({MANIFEST} missing): run `hetsnn run` first"
-        )
     manifest = read_manifest(run_dir)
     rows = []
     for point, folder in finished_points(run_dir, manifest):
@@ -59,9 +55,26 @@ def collect(run_dir: Path) -> tuple[dict, list[dict]]:
     return manifest, rows
 
 
+SINGLE_RUN = "."  # the point name of a run made by train(): the directory is its own point
+
+
 def read_manifest(run_dir: Path) -> dict:
     """``run_dir``'s experiment.json, checked to list its points; the researcher's file
-    that defines the experiment, if it records one, is loaded (:mod:`hetsnn.plugins`)."""
+    that defines the experiment, if it records one, is loaded (:mod:`hetsnn.plugins`). A
+    run directory made by :func:`hetsnn.train.loop.train` (no experiment.json) reads as an
+    experiment of one point (:func:`single_run_manifest`).
+
+    Raises:
+        RunDirError: neither an experiment nor a run is there.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / MANIFEST).exists():
+        if (run_dir / CONFIG).exists():
+            return single_run_manifest(run_dir)
+        raise RunDirError(
+            f"{run_dir} holds no experiment ({MANIFEST} missing) and no run ({CONFIG} "
+            "missing): run `hetsnn run` or `train()` first"
+        )
     manifest = storage.read_json(Path(run_dir) / MANIFEST, dict)
     points = manifest.get("points")
     if not isinstance(points, list) or not all(
@@ -75,10 +88,32 @@ def read_manifest(run_dir: Path) -> dict:
     return manifest
 
 
+def single_run_manifest(run_dir: Path) -> dict:
+    """The manifest of a run directory made by ``train()``: one point, the directory itself,
+    on a curve named after what it trained."""
+    config = read_config(run_dir)
+    return {
+        "experiment": "train()",
+        "preset": Path(run_dir).resolve().name,
+        "settings": {"seeds": config.seeds},
+        "x_label": "run",
+        "y_label": "final score",
+        "curve_x": "generation",
+        "points": [{"name": SINGLE_RUN, "arm": f"trains {', '.join(config.trainable)}", "x": 0}],
+    }
+
+
+def point_folder(run_dir: Path, point: dict) -> Path:
+    """The run directory of ``point`` (the directory itself for a single run)."""
+    if point["name"] == SINGLE_RUN:
+        return Path(run_dir)
+    return Path(run_dir) / "points" / point["name"]
+
+
 def finished_points(run_dir: Path, manifest: dict) -> Iterator[tuple[dict, Path]]:
     """``(point, its run directory)`` for every point of ``manifest`` that has finished."""
     for point in manifest["points"]:
-        folder = Path(run_dir) / "points" / point["name"]
+        folder = point_folder(run_dir, point)
         if (folder / RESULT).exists():
             yield point, folder
 

@@ -35,7 +35,6 @@ from hetsnn import storage  # noqa: E402
 from hetsnn.analysis.distributions import fit_all  # noqa: E402
 from hetsnn.analysis.intervals import mean_interval  # noqa: E402
 from hetsnn.errors import RunDirError  # noqa: E402
-from hetsnn.experiments.base import MANIFEST  # noqa: E402
 from hetsnn.model.neuron_models import NEURON_MODELS, model_of  # noqa: E402
 from hetsnn.report.common import (  # noqa: E402
     csv_table,
@@ -167,8 +166,6 @@ def run_controls(run_dir: Path) -> str:
     properties; write ``report/controls.md``, ``controls.csv`` and ``controls.png``; return
     the Markdown."""
     run_dir = Path(run_dir)
-    if not (run_dir / MANIFEST).exists():
-        raise RunDirError(f"{run_dir} holds no experiment (no {MANIFEST}): nothing to probe")
     manifest = read_manifest(run_dir)
     panels = []
     for point, folder in finished_points(run_dir, manifest):

@@ -10,7 +10,7 @@ from matplotlib.ticker import MaxNLocator
 from hetsnn import storage
 from hetsnn.analysis.intervals import caption, mean_interval
 from hetsnn.optim.gradient import U_EDGES
-from hetsnn.report.common import finished_points, plt, save_figure
+from hetsnn.report.common import finished_points, plt, point_folder, save_figure
 from hetsnn.rundir import METRICS, PROBES, RESULT, read_rows
 
 
@@ -118,7 +118,7 @@ def membrane_summary(run_dir: Path, manifest: dict) -> list[dict]:
     fraction of local BPTT factors above 1. Empty for runs without those metrics."""
     rows = []
     for point in manifest["points"]:
-        metrics = read_rows(run_dir / "points" / point["name"] / METRICS)
+        metrics = read_rows(point_folder(run_dir, point) / METRICS)
         if not metrics or "u_histogram" not in metrics[0]:
             continue
         histogram = np.sum([m["u_histogram"] for m in metrics], axis=(0, 1))
@@ -159,7 +159,7 @@ def probe_summary(run_dir: Path, manifest: dict) -> list[dict]:
     and ``mean_rate (G, seeds)`` in Hz. Empty for runs without probes."""
     rows = []
     for point in manifest["points"]:
-        probes = read_rows(run_dir / "points" / point["name"] / PROBES)
+        probes = read_rows(point_folder(run_dir, point) / PROBES)
         if not probes:
             continue
         rows.append(

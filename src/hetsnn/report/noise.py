@@ -25,7 +25,6 @@ import numpy as np
 
 from hetsnn import storage
 from hetsnn.errors import RunDirError
-from hetsnn.experiments.base import MANIFEST
 from hetsnn.report.common import csv_table, finished_points, fmt, read_manifest
 from hetsnn.rundir import CHECKPOINT, load_centres, read_config
 from hetsnn.train import programs
@@ -90,8 +89,6 @@ def run_noise_probe(run_dir: Path) -> str:
     """Probe every finished point of ``run_dir``; write ``report/noise.md`` and
     ``noise.csv``; return the Markdown."""
     run_dir = Path(run_dir)
-    if not (run_dir / MANIFEST).exists():
-        raise RunDirError(f"{run_dir} holds no experiment (no {MANIFEST}): nothing to probe")
     manifest = read_manifest(run_dir)
     header = ["arm", manifest["x_label"], "trained"]
     header += [f"membrane sigma {s:g}" for s in LEVELS] + [f"search std ({DRAWS} draws)"]
