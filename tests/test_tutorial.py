@@ -195,3 +195,23 @@ def test_installed_plugins_are_loaded_from_their_entry_points(registries, monkey
         assert plugins.load_installed() == ("mine",)
     finally:
         plugins.load_installed.cache_clear()
+
+
+def test_the_tutorial_task_travels_to_a_ray_worker_by_value(registries, tmp_path):
+    """A Ray worker cannot import the researcher's file by its module name: the cluster
+    engine ships its classes by value (a fresh process stands in for the worker)."""
+    import subprocess
+    import sys
+
+    ray = pytest.importorskip("ray")
+    from hetsnn.train.cluster import ship_plugins
+
+    source = tmp_path / "acrobot.py"
+    source.write_text(tutorial_blocks("python")[0])
+    config = experiment_in_file(source).points("smoke")[0].config
+    ship_plugins(ray)
+    worker = "import sys, ray.cloudpickle as c; print(c.loads(sys.stdin.buffer.read()).task)"
+    done = subprocess.run([sys.executable, "-c", worker], input=ray.cloudpickle.dumps(config),
+                          capture_output=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    assert done.stdout.decode().strip() == "AcrobotTask(episodes=4, max_steps=40)"

@@ -75,6 +75,12 @@ def load_file(path: str | Path) -> ModuleType:
     return module
 
 
+def loaded_modules() -> list[ModuleType]:
+    """The modules of the files :func:`load_file` has imported (a cluster ships their code
+    to its workers, which cannot import them by name)."""
+    return list(_loaded.values())
+
+
 def load_recorded(manifest: dict) -> None:
     """Load the file an experiment's manifest (``experiment.json``) records as its
     ``source``, if it records one.

@@ -23,7 +23,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from hetsnn import storage
+from hetsnn import plugins, storage
 from hetsnn.data.locations import DataNotFound
 from hetsnn.errors import ClusterError, ConfigError, RunDirError, TrainingDiverged
 from hetsnn.train.jobs import Job, is_done
@@ -104,6 +104,14 @@ def connected(cluster: Cluster) -> Iterator[Any]:
         ray.shutdown()
 
 
+def ship_plugins(ray: Any) -> None:
+    """Send the code of the researcher's files (:func:`hetsnn.plugins.load_file`) with the
+    tasks: a worker cannot import them by their module name, so their classes (a task of
+    one's own) are pickled by value."""
+    for module in plugins.loaded_modules():
+        ray.cloudpickle.register_pickle_by_value(module)
+
+
 def has_gpus(ray: Any) -> bool:
     return ray.cluster_resources().get("GPU", 0) > 0
 
@@ -168,6 +176,7 @@ def run_units(
     stops the sweep: the other tasks are cancelled and its exception is raised here
     (:func:`_unwrapped`).
     """
+    ship_plugins(ray)
     gpus = 1 if has_gpus(ray) else 0
     remote = {
         run: ray.remote(num_cpus=cluster.cpus, num_gpus=gpus, max_retries=RETRIES)(run)
