@@ -13,7 +13,8 @@ A run directory holds::
     result.json      final evaluation (and the untrained network's, as a baseline) and
                      timings (written last; its presence = done)
     centres.npz      each seed's final hidden-layer properties (in natural units, keyed by
-                     the neuron model's ``Property.stored`` names) and weights
+                     the neuron model's ``Property.stored`` names) and weights, and the
+                     fingerprint of the config that trained them (``config_fingerprint``)
     selection.jsonl  each seed's current solution scored after every chunk (and at
                      generation 0) on the selection split: held-out validation images, or
                      greedy episodes of their own stream (never the test split)
@@ -217,8 +218,33 @@ def centres_to_params(arrays: dict, neuron: NeuronConfig, where: str = CENTRES) 
     )
 
 
+FINGERPRINT = "config_fingerprint"  # in centres.npz: the config of the run that wrote it
+
+
+def read_centres(run_dir: Path, neuron: NeuronConfig | None = None) -> dict[str, np.ndarray]:
+    """The arrays of ``run_dir / centres.npz`` (without its fingerprint), checked: written
+    by the run whose config.json is beside it (files written before the fingerprint was
+    stored carry none and are taken as they are), every array of ``neuron``'s model there,
+    every number finite.
+
+    Raises:
+        DamagedFile: the file belongs to another run, or lacks an array.
+        RunDirError: a non-finite number.
+    """
+    path = Path(run_dir) / CENTRES
+    arrays = storage.load_arrays(path)
+    stamp = arrays.pop(FINGERPRINT, None)
+    if stamp is not None and str(stamp) != config_fingerprint(read_config(run_dir)):
+        raise storage.DamagedFile(
+            f"{path} belongs to another run (its config fingerprint is not that of "
+            f"{CONFIG} beside it): restore this run's own file, or remove {Path(run_dir).name} "
+            "and resume the experiment to retrain it"
+        )
+    return check_centres(arrays, str(path), neuron)
+
+
 def load_centres(run_dir: Path, neuron: NeuronConfig) -> NetworkParams:
     """The final centres of a finished run of ``neuron``'s model as network parameters,
-    leading axis seeds."""
+    leading axis seeds (:func:`read_centres`)."""
     path = Path(run_dir) / CENTRES
-    return centres_to_params(storage.load_arrays(path), neuron, str(path))
+    return centres_to_params(read_centres(run_dir, neuron), neuron, str(path))

@@ -409,7 +409,11 @@ DAMAGES = {
         for d in ("a list", "no trainable", "a 400-digit integer")
         for c in ("report", "export")
     ]
-    + [("centres.npz", "no arrays", c) for c in ("report", "export")],
+    + [
+        ("centres.npz", d, c)
+        for d in ("no arrays", "another point's", "missing")
+        for c in ("report", "export")
+    ],
 )
 def test_damaged_run_files_give_one_line_errors(
     memory_smoke_run, tmp_path, capsys, file, damage, command
@@ -433,7 +437,10 @@ def test_damaged_run_files_give_one_line_errors(
              "a list": lambda p: p.write_text("[1, 2]"),
              "no trainable": _without("trainable"),
              "a 400-digit integer": _set("generations", 10**400),
-             "no arrays": lambda p: storage.save_arrays(p, nothing=np.zeros(2))}  # fmt: skip
+             "no arrays": lambda p: storage.save_arrays(p, nothing=np.zeros(2)),
+             "another point's": lambda p: p.write_bytes(
+                 (p.parent.parent / "neuron-L2" / p.name).read_bytes()),
+             "missing": lambda p: p.unlink()}  # fmt: skip
     {**DAMAGES, **extra}[damage](path)
     argv = {
         "resume": ["run", "memory", "--preset", "smoke", "--out", str(run), "--resume", "--quiet",

@@ -40,8 +40,9 @@ from hetsnn.model.neuron_models import model_of
 from hetsnn.model.neurons import NeuronParams
 from hetsnn.rundir import (
     CENTRES,
+    RESULT,
     centres_to_params,
-    check_centres,
+    read_centres,
     read_config,
     run_folders,
 )
@@ -71,21 +72,26 @@ def _nir():
 
 def _point_folder(run_dir: Path, point: str | None) -> Path:
     """The run directory of ``point`` (or of the first finished point) of an experiment, or
-    ``run_dir`` itself when it is a single run."""
-    folders = run_folders(run_dir, CENTRES)
-    if folders == [Path(run_dir)]:
-        return folders[0]
+    ``run_dir`` itself when it is a single run. Finished means result.json is there; its
+    centres.npz is then required (never another point's in its place)."""
+    folders = run_folders(run_dir, RESULT)
     if not folders:
         raise RunDirError(
-            f"{run_dir} holds no finished feedforward run (no centres.npz): export-nir takes "
+            f"{run_dir} holds no finished feedforward run (no result.json): export-nir takes "
             "a memory, cartpole, classify or control run directory"
         )
-    if point is None:
-        return folders[0]
-    names = [p.name for p in folders]
-    if point not in names:
-        raise ConfigError(f"--point {point!r} is not a finished point of {run_dir}: {names}")
-    return run_dir / "points" / point
+    if point is None or folders == [Path(run_dir)]:
+        folder = folders[0]
+    else:
+        names = [p.name for p in folders]
+        if point not in names:
+            raise ConfigError(f"--point {point!r} is not a finished point of {run_dir}: {names}")
+        folder = Path(run_dir) / "points" / point
+    if not (folder / CENTRES).is_file():
+        raise storage.DamagedFile(
+            f"{folder / CENTRES} is missing although {folder.name} finished: {storage.RESTORE}"
+        )
+    return folder
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,9 +112,7 @@ def load_run(run_dir: Path, point: str | None = None, seed: int = 0) -> LoadedRu
     if refusal is not None:
         model = type(config.network.neuron).model
         raise ConfigError(f"{folder} holds {model} neurons, which NIR cannot express: {refusal}")
-    arrays = check_centres(
-        storage.load_arrays(folder / CENTRES), str(folder / CENTRES), config.network.neuron
-    )
+    arrays = read_centres(folder, config.network.neuron)
     seeds = arrays["tau_m"].shape[0]
     if not 0 <= seed < seeds:
         raise ConfigError(f"--seed {seed} is outside 0..{seeds - 1} for {folder}")

@@ -24,13 +24,12 @@ import numpy as np
 
 from hetsnn import storage
 from hetsnn.rundir import (
-    CENTRES,
     CONFIG,
     METRICS,
     PROPERTIES,
     RESULT,
     centre_keys,
-    check_centres,
+    read_centres,
     read_config,
     read_rows,
     run_folders,
@@ -73,7 +72,7 @@ def _write_point(writer, folder: Path) -> None:
         for seed, score in enumerate(result["final_centre_reward"]):
             writer.add_scalar(f"final_score/seed{seed}", score, last)
         config = read_config(folder)
-        arrays = check_centres(storage.load_arrays(folder / CENTRES), str(folder / CENTRES))
+        arrays = read_centres(folder, config.network.neuron)
         for prop, stored in centre_keys(config.network.neuron).items():
             if prop in config.trainable:
                 values = np.asarray(arrays[stored], np.float64).ravel()

@@ -43,7 +43,7 @@ from hetsnn.report.common import (  # noqa: E402
     read_manifest,
     save_figure,
 )
-from hetsnn.rundir import CENTRES, centres_to_params, read_config  # noqa: E402
+from hetsnn.rundir import centres_to_params, read_centres, read_config  # noqa: E402
 from hetsnn.train.programs import evaluate_params  # noqa: E402
 from hetsnn.train.spec import RunSpec  # noqa: E402
 
@@ -138,7 +138,7 @@ def point_controls(folder: Path, seed: int = 0) -> list[dict]:
     if not properties:
         return []
     spec, neuron = RunSpec.from_config(config), config.network.neuron
-    arrays = storage.load_arrays(folder / CENTRES)
+    arrays = read_centres(folder, neuron)
     data = spec.task.load_data("test")
 
     def score(arrays):

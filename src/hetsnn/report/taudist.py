@@ -20,7 +20,7 @@ from hetsnn.analysis.distributions import FAMILIES, fit_all  # noqa: E402
 from hetsnn.data.images import DataNotFound  # noqa: E402
 from hetsnn.report import biology  # noqa: E402
 from hetsnn.report.common import csv_table, finished_points, fmt, save_figure  # noqa: E402
-from hetsnn.rundir import CENTRES, read_config  # noqa: E402
+from hetsnn.rundir import read_centres, read_config  # noqa: E402
 
 
 def task_label(task: dict) -> str:
@@ -39,10 +39,7 @@ def learned_time_constants(run_dir: Path, manifest: dict) -> dict[str, np.ndarra
         label = task_label(config.to_dict()["task"])
         if label not in chosen or rank > chosen[label][0]:
             chosen[label] = (rank, folder)
-    return {
-        label: storage.load_arrays(folder / CENTRES)["tau_m"].ravel()
-        for label, (_, folder) in chosen.items()
-    }
+    return {label: read_centres(folder)["tau_m"].ravel() for label, (_, folder) in chosen.items()}
 
 
 def report_section(run_dir: Path, manifest: dict, out: Path) -> str:

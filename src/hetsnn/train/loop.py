@@ -33,6 +33,7 @@ from hetsnn.provenance import provenance
 from hetsnn.rundir import (
     CENTRES,
     CHECKPOINT,
+    FINGERPRINT,
     METRICS,
     PROBES,
     PROPERTIES,
@@ -384,7 +385,11 @@ def _final_result(
     initial = programs.init_states(spec, config.network.neuron, config.seed, seeds)
     initial_rewards = np.asarray(score(initial))
     centres = programs.centres(spec, states)
-    storage.save_arrays(run_dir / CENTRES, **centre_arrays(centres, config.network.neuron))
+    storage.save_arrays(
+        run_dir / CENTRES,
+        **centre_arrays(centres, config.network.neuron),
+        **{FINGERPRINT: np.asarray(config_fingerprint(config))},  # read_centres checks it
+    )
     last = storage.read_jsonl(run_dir / METRICS)[-1]
     steps = programs.env_steps_per_generation(spec, seeds)
     return {
