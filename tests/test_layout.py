@@ -17,6 +17,7 @@ LAYERS = (
         "allocator",
         "provenance",
         "plugins",
+        "interrupts",
         "data",
         "analysis",
     ),  # fmt: skip

@@ -456,8 +456,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command is None:
         parser.error("a command is required (see --help)")
+    from hetsnn import interrupts
+
     try:
-        code = args.handler(args) or 0
+        with interrupts.catching():
+            code = args.handler(args) or 0
         sys.stdout.flush()  # a reader that closed the pipe is met here, not at exit
         return code
     except (ConfigError, RunDirError, DataNotFound, TrainingDiverged, ClusterError) as error:

@@ -17,7 +17,7 @@ from hetsnn.config import (
 )
 from hetsnn.errors import RunDirError, TrainingDiverged
 from hetsnn.rundir import CHECKPOINT, METRICS, PROPERTIES, RESULT, config_fingerprint
-from hetsnn.tasks import CartPoleTask
+from hetsnn.tasks import CartPoleTask, MemoryTask
 from hetsnn.train import programs
 from hetsnn.train.loop import train
 from hetsnn.train.spec import RunSpec
@@ -261,3 +261,28 @@ def test_bptt_that_runs_off_to_infinity_stops_like_es(lr, tmp_path):
     with pytest.raises(TrainingDiverged, match="became non-finite by generation"):
         train(config, tmp_path, progress=False)
     assert not (tmp_path / RESULT).exists() and not (tmp_path / "centres.npz").exists()
+
+
+def test_a_ctrl_c_that_a_callback_swallows_still_stops_the_run_at_its_checkpoint(tmp_path):
+    """SIGINT raised inside code that ignores exceptions (a finaliser, a callback) used to be
+    lost: the run went on. Under the command line's handler it stops at the checkpoint."""
+    import os
+    import signal
+    import time
+
+    from hetsnn import interrupts
+
+    def swallowing_callback(done):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)  # the signal is delivered here
+        except KeyboardInterrupt:
+            pass  # what a finaliser or a library callback does with it
+
+    config = RunConfig(MemoryTask(memory_length=2), NetworkConfig(n_hidden=4),
+                       StrategyConfig(population=4), generations=4, chunk=2)  # fmt: skip
+    with interrupts.catching(), pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path, progress=False, on_chunk=swallowing_callback)
+    rows = storage.read_jsonl(tmp_path / METRICS)
+    assert [r["generation"] for r in rows] == [1, 2]  # stopped after the first checkpoint
+    assert (tmp_path / CHECKPOINT).exists() and not (tmp_path / RESULT).exists()

@@ -17,7 +17,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from hetsnn import storage
+from hetsnn import interrupts, storage
 from hetsnn.errors import RunDirError
 
 
@@ -64,6 +64,7 @@ def run_jobs(jobs: list[Job], out: Path, description: str, progress: bool = True
         result = job.compute(out, progress)
         if result is not None:
             storage.write_json(out / job.path, result)
+        interrupts.stop_if_interrupted()  # a Ctrl-C that a callback swallowed
 
 
 def checkpointed_steps(

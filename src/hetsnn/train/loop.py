@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from hetsnn import storage
+from hetsnn import interrupts, storage
 from hetsnn.config import RunConfig
 from hetsnn.errors import RunDirError, TrainingDiverged
 from hetsnn.model.networks import NetworkParams
@@ -313,6 +313,7 @@ def _train_runs(runs: list[_Run], done: int, progress, description, on_chunk):
             bar.set_postfix(centre=f"{float(np.mean(metrics['centre_reward'][-1])):.3g}")
             if on_chunk is not None:
                 on_chunk(done)
+            interrupts.stop_if_interrupted()  # a Ctrl-C that a callback swallowed
 
     results = {}
     for run in runs:
