@@ -14,7 +14,8 @@ A run directory holds::
                      timings (written last; its presence = done)
     centres.npz      each seed's final hidden-layer properties (in natural units, keyed by
                      the neuron model's ``Property.stored`` names) and weights, and the
-                     fingerprint of the config that trained them (``config_fingerprint``)
+                     fingerprint of the config that trained them (``config_fingerprint``,
+                     32 bytes as uint8)
     selection.jsonl  each seed's current solution scored after every chunk (and at
                      generation 0) on the selection split: held-out validation images, or
                      greedy episodes of their own stream (never the test split)
@@ -221,6 +222,12 @@ def centres_to_params(arrays: dict, neuron: NeuronConfig, where: str = CENTRES) 
 FINGERPRINT = "config_fingerprint"  # in centres.npz: the config of the run that wrote it
 
 
+def fingerprint_array(config: RunConfig) -> np.ndarray:
+    """The config's fingerprint as centres.npz stores it: its 32 bytes as ``uint8``, so that
+    every array of the file stays numeric for code that reads them all."""
+    return np.frombuffer(bytes.fromhex(config_fingerprint(config)), np.uint8).copy()
+
+
 def read_centres(run_dir: Path, neuron: NeuronConfig | None = None) -> dict[str, np.ndarray]:
     """The arrays of ``run_dir / centres.npz`` (without its fingerprint), checked: written
     by the run whose config.json is beside it (files written before the fingerprint was
@@ -234,7 +241,7 @@ def read_centres(run_dir: Path, neuron: NeuronConfig | None = None) -> dict[str,
     path = Path(run_dir) / CENTRES
     arrays = storage.load_arrays(path)
     stamp = arrays.pop(FINGERPRINT, None)
-    if stamp is not None and str(stamp) != config_fingerprint(read_config(run_dir)):
+    if stamp is not None and not np.array_equal(stamp, fingerprint_array(read_config(run_dir))):
         raise storage.DamagedFile(
             f"{path} belongs to another run (its config fingerprint is not that of "
             f"{CONFIG} beside it): restore this run's own file, or remove {Path(run_dir).name} "

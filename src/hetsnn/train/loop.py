@@ -44,6 +44,7 @@ from hetsnn.rundir import (
     centre_keys,
     claim_run_dir,
     config_fingerprint,
+    fingerprint_array,
     read_result,
 )
 from hetsnn.train import memory, programs, selection
@@ -389,7 +390,7 @@ def _final_result(
     storage.save_arrays(
         run_dir / CENTRES,
         **centre_arrays(centres, config.network.neuron),
-        **{FINGERPRINT: np.asarray(config_fingerprint(config))},  # read_centres checks it
+        **{FINGERPRINT: fingerprint_array(config)},  # read_centres checks it
     )
     last = storage.read_jsonl(run_dir / METRICS)[-1]
     steps = programs.env_steps_per_generation(spec, seeds)
