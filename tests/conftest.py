@@ -60,3 +60,46 @@ def interrupt_after(generations: int):
             raise Interrupt
 
     return on_chunk
+
+
+def synthetic_layer(seed=0, n_in=3, n_hidden=48, n_out=2):
+    """A trained network whose every property differs in every neuron, every threshold
+    above rest (a :class:`hetsnn.interop.profiles.TrainedNetwork`)."""
+    import numpy as np
+
+    from hetsnn.interop import profiles
+
+    rng = np.random.default_rng(seed)
+    v_rest = rng.normal(0.0, 0.2, n_hidden)
+    return profiles.TrainedNetwork(
+        tau_m=rng.uniform(6.0, 200.0, n_hidden),
+        v_th=v_rest + 0.05 + rng.gamma(2.0, 0.2, n_hidden),
+        v_rest=v_rest,
+        resistance=rng.uniform(0.5, 2.0, n_hidden),
+        w_in=rng.normal(0.0, 1.5, (n_in, n_hidden)),
+        w_out=rng.normal(0.0, 0.5, (n_hidden, n_out)),
+        dt=5.0,
+        readout_tau=20.0,
+    )
+
+
+@pytest.fixture(scope="module")
+def synthetic_network():
+    """``(network, inputs (4, 80, 3) float32, hetsnn's spikes, read-out)``: the reference
+    run of :func:`synthetic_layer` in float64 on inputs the float32 simulators read too."""
+    import numpy as np
+
+    from hetsnn.interop import nir_export
+    from hetsnn.model.networks import FeedforwardSNN
+
+    net = synthetic_layer()
+    inputs = np.random.default_rng(1).normal(0.5, 1.0, (4, 80, 3)).astype(np.float32)
+    n_in, n_hidden = net.w_in.shape
+    spec = FeedforwardSNN(n_in=n_in, n_hidden=n_hidden, n_out=net.w_out.shape[1], dt=net.dt,
+                          readout_tau=net.readout_tau)  # fmt: skip
+    with jax.enable_x64(True):
+        spikes, readout = nir_export.simulate_hetsnn(
+            spec, nir_export.float64_params(net), inputs.astype(np.float64)
+        )
+    assert 0.05 < spikes.mean() < 0.6  # a network that fires, not one that saturates
+    return net, inputs, spikes, readout

@@ -5,7 +5,6 @@ the CLI (the real simulators run the files in tests/interop/test_simulators.py).
 import dataclasses
 import shutil
 
-import jax
 import numpy as np
 import pytest
 
@@ -13,40 +12,13 @@ from hetsnn.cli import main
 from hetsnn.errors import ConfigError
 from hetsnn.interop import nir_export, profiles
 from hetsnn.interop.lif_graph import W_OUT, Discretisation, LifGraph, simulate
-from hetsnn.model.networks import FeedforwardSNN
 
 nir = pytest.importorskip("nir")
 
-N_IN, N_HIDDEN, N_OUT, STEPS = 3, 48, 2, 80
-
-
-def synthetic(seed=0, gap_floor=0.05) -> profiles.TrainedNetwork:
-    """A strongly heterogeneous layer: every property different in every neuron."""
-    rng = np.random.default_rng(seed)
-    v_rest = rng.normal(0.0, 0.2, N_HIDDEN)
-    return profiles.TrainedNetwork(
-        tau_m=rng.uniform(6.0, 200.0, N_HIDDEN),
-        v_th=v_rest + gap_floor + rng.gamma(2.0, 0.2, N_HIDDEN),
-        v_rest=v_rest,
-        resistance=rng.uniform(0.5, 2.0, N_HIDDEN),
-        w_in=rng.normal(0.0, 1.5, (N_IN, N_HIDDEN)),
-        w_out=rng.normal(0.0, 0.5, (N_HIDDEN, N_OUT)),
-        dt=5.0,
-        readout_tau=20.0,
-    )
-
 
 @pytest.fixture(scope="module")
-def network():
-    net = synthetic()
-    inputs = np.random.default_rng(1).normal(0.5, 1.0, (4, STEPS, N_IN))
-    spec = FeedforwardSNN(
-        n_in=N_IN, n_hidden=N_HIDDEN, n_out=N_OUT, dt=net.dt, readout_tau=net.readout_tau
-    )
-    with jax.enable_x64(True):
-        spikes, readout = nir_export.simulate_hetsnn(spec, nir_export.float64_params(net), inputs)
-    assert 0.05 < spikes.mean() < 0.6  # the test needs a network that fires, not saturates
-    return net, inputs, spikes, readout
+def network(synthetic_network):
+    return synthetic_network
 
 
 @pytest.mark.parametrize("profile", profiles.PROFILES)
@@ -68,8 +40,8 @@ def test_exp_time_constants_run_hetsnns_network_on_an_exponential_backend(networ
     assert np.sum(euler_spikes != spikes) > 0
 
 
-def test_snntorch_profile_refuses_a_threshold_at_or_below_rest():
-    net = synthetic()
+def test_snntorch_profile_refuses_a_threshold_at_or_below_rest(network):
+    net = network[0]
     v_th = net.v_th.copy()
     v_th[3] = net.v_rest[3] - 0.1
     with pytest.raises(ConfigError, match=r"1 of 48 hidden neurons .* \(neurons 3\)"):

@@ -11,7 +11,6 @@ be installed beside nir 1.0.8 and are not tested (docs/nir.md)."""
 
 import re
 
-import jax
 import numpy as np
 import pytest
 from conftest import SHARED_DATA
@@ -21,7 +20,6 @@ from hetsnn.data.locations import CACHE_ENV, DATA_DIR_ENV
 from hetsnn.experiments import get_experiment, run_experiment
 from hetsnn.interop import nir_export, profiles, simulators
 from hetsnn.interop.lif_graph import Discretisation, LifGraph, simulate
-from hetsnn.model.networks import FeedforwardSNN
 
 nir = pytest.importorskip("nir")
 for _simulator in simulators.SIMULATORS:
@@ -31,33 +29,9 @@ SPYX_STEP = Discretisation(reset="subtract", spike_before_input=True, fire_at_th
 FLOAT32_READOUT = 1e-4  # the simulators run float32; the references are float64
 
 
-def heterogeneous(seed=0, n_in=3, n_hidden=48, n_out=2) -> profiles.TrainedNetwork:
-    """Every property different in every neuron, every threshold above rest."""
-    rng = np.random.default_rng(seed)
-    v_rest = rng.normal(0.0, 0.2, n_hidden)
-    return profiles.TrainedNetwork(
-        tau_m=rng.uniform(6.0, 200.0, n_hidden),
-        v_th=v_rest + 0.05 + rng.gamma(2.0, 0.2, n_hidden),
-        v_rest=v_rest,
-        resistance=rng.uniform(0.5, 2.0, n_hidden),
-        w_in=rng.normal(0.0, 1.5, (n_in, n_hidden)),
-        w_out=rng.normal(0.0, 0.5, (n_hidden, n_out)),
-        dt=5.0,
-        readout_tau=20.0,
-    )
-
-
 @pytest.fixture(scope="module")
-def network():
-    net = heterogeneous()
-    inputs = np.random.default_rng(1).normal(0.5, 1.0, (4, 80, 3)).astype(np.float32)
-    spec = FeedforwardSNN(n_in=3, n_hidden=48, n_out=2, dt=net.dt, readout_tau=net.readout_tau)
-    with jax.enable_x64(True):
-        spikes, readout = nir_export.simulate_hetsnn(
-            spec, nir_export.float64_params(net), inputs.astype(np.float64)
-        )
-    assert 0.05 < spikes.mean() < 0.6  # a network that fires, not one that saturates
-    return net, inputs, spikes, readout
+def network(synthetic_network):
+    return synthetic_network
 
 
 def written(tmp_path, graph, name):
