@@ -23,10 +23,10 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from hetsnn import plugins, storage
+from hetsnn import plugins
 from hetsnn.data.locations import DataNotFound
 from hetsnn.errors import ClusterError, ConfigError, RunDirError, TrainingDiverged
-from hetsnn.train.jobs import Job, is_done
+from hetsnn.train.jobs import Job, is_done, run_job
 from hetsnn.train.loop import train_together
 
 # What a task raises for a user's mistake or a run directory's state: re-raised as itself,
@@ -122,10 +122,8 @@ def _train_group(configs: list, run_dirs: list[str], description: str) -> None:
 
 
 def _compute_job(job: Job, out: str) -> None:
-    """A task: one job of a study, written atomically as :func:`run_jobs` writes it."""
-    result = job.compute(Path(out), False)
-    if result is not None:
-        storage.write_json(Path(out) / job.path, result)
+    """A task: one job of a study, written as :func:`run_jobs` writes it."""
+    run_job(job, Path(out), False)
 
 
 @dataclass(frozen=True)

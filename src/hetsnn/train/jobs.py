@@ -54,17 +54,21 @@ def is_done(job: Job, out: Path) -> bool:
     return True
 
 
+def run_job(job: Job, out: Path, progress: bool) -> None:
+    """Compute ``job`` and write its result file atomically (nothing when it returns None)."""
+    result = job.compute(out, progress)
+    if result is not None:
+        storage.write_json(out / job.path, result)
+
+
 def run_jobs(jobs: list[Job], out: Path, description: str, progress: bool = True) -> None:
     """Compute every job of ``jobs`` whose result file ``out / job.path`` is not done
     (:func:`is_done`)."""
     out = Path(out)
     for job in tqdm(jobs, desc=description, unit="job", disable=not progress):
-        if is_done(job, out):
-            continue
-        result = job.compute(out, progress)
-        if result is not None:
-            storage.write_json(out / job.path, result)
-        interrupts.stop_if_interrupted()  # a Ctrl-C that a callback swallowed
+        if not is_done(job, out):
+            run_job(job, out, progress)
+            interrupts.stop_if_interrupted()  # a Ctrl-C that a callback swallowed
 
 
 def checkpointed_steps(
