@@ -10,6 +10,7 @@ these files (``LIF.__init__() got an unexpected keyword argument 'v_reset'``): t
 be installed beside nir 1.0.8 and are not tested (docs/nir.md)."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,6 +28,7 @@ for _simulator in simulators.SIMULATORS:
 
 SPYX_STEP = Discretisation(reset="subtract", spike_before_input=True, fire_at_threshold=False)
 FLOAT32_READOUT = 1e-4  # the simulators run float32; the references are float64
+DOCS_NIR = Path(__file__).parents[2] / "docs" / "nir.md"
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +197,24 @@ def test_the_printed_lines_load_and_run_the_file(memory_smoke_run, tmp_path, cap
         np.testing.assert_allclose(readout, wanted, rtol=0, atol=FLOAT32_READOUT)
     else:
         np.testing.assert_allclose(readout, wanted, rtol=0, atol=FLOAT32_READOUT)
+
+
+@pytest.mark.slow
+def test_the_norse_block_of_docs_nir_runs_a_trained_export(memory_smoke_run, tmp_path, monkeypatch):
+    """docs/nir.md's Norse code, as written, on the file `export-nir --for norse` writes (the
+    page's point of the small preset replaced by the smoke preset's): it runs, and its
+    spikes and read-out have the shapes the page's comments give."""
+    (code,) = re.findall(r"```python\n(.*?)```", DOCS_NIR.read_text(), re.S)
+    page_file = "neuron-L25-seed0-norse.nir"
+    assert page_file in code
+    argv = ["export-nir", str(memory_smoke_run), "--point", "neuron-L4", "--for", "norse"]
+    assert main([*argv, "--out", str(tmp_path), "--samples", "2"]) == 0
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    written_file = "neuron-L4-seed0-norse.nir"
+    exec(compile(code.replace(page_file, written_file), str(DOCS_NIR), "exec"), scope)
+    hidden = nir.read(written_file).nodes["hidden"].tau.shape[0]
+    assert len(scope["spikes"]) == len(scope["readout"]) == 100  # one per step
+    assert tuple(scope["spikes"][0].shape) == (8, hidden)
+    assert tuple(scope["readout"][0].shape) == (8, 2)  # the memory task: one output per cue
+    assert all(np.isfinite(r.numpy()).all() for r in scope["readout"])
