@@ -35,3 +35,13 @@ def test_the_layout_check_finds_a_legend_over_a_label_and_passes_a_clean_figure(
         ax.set_xlabel("x")
     assert any("over" in f for f in layout_faults(fig))
     plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(3, 2), layout="constrained")
+    ax.set_ylabel("\n".join(["a label of 30 lines"] * 30))  # taller than the figure
+    assert layout_faults(fig) == [
+        "the constrained layout collapsed (constrained_layout not applied because axes sizes "
+        "collapsed to zero.  Try making figure larger or Axes decorations smaller.)"
+    ]
+    ax.set_ylabel("y")
+    assert layout_faults(fig) == []
+    plt.close(fig)

@@ -1,11 +1,15 @@
-"""Checks of a figure's layout before it is saved: text that another text hides.
+"""Checks of a figure's layout before it is saved: text that another text hides, and
+panels a failed layout squashed.
 
 :func:`hetsnn.report.common.save_figure` saves with a tight bounding box, so no title, label
 or legend is cut off at the canvas edge; what remains to go wrong is overlap. A legend or
 title over an axis label, a title or tick labels, or two panels' labels on each other, is
 reported by :func:`layout_faults` and raised as a :class:`FigureLayoutWarning` (the test
-suite turns it into an error, so every figure a test draws is checked).
+suite turns it into an error, so every figure a test draws is checked). So is a constrained
+layout that gave up: matplotlib then only warns and draws the panels as slivers.
 """
+
+import warnings
 
 from matplotlib.figure import Figure
 from matplotlib.legend import Legend
@@ -59,8 +63,16 @@ def _overlap(a: Bbox, b: Bbox, slack: float = 1.0) -> bool:
 
 def layout_faults(fig: Figure) -> list[str]:
     """Every pair of a legend and a label, or of two labels of different panels (or of a
-    panel and the suptitle), whose boxes overlap, as ``"legend over x-label 'generation'"``."""
-    fig.canvas.draw()
+    panel and the suptitle), whose boxes overlap, as ``"legend over x-label 'generation'"``;
+    and a constrained layout that collapsed."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.canvas.draw()
+    collapsed = [w for w in caught if "constrained_layout not applied" in str(w.message)]
+    if collapsed:
+        return [f"the constrained layout collapsed ({collapsed[0].message})"]
+    for w in caught:  # anything else is not ours to judge: pass it on
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     renderer = fig.canvas.get_renderer()
     labels = [(w, t, ax, t.get_window_extent(renderer)) for w, t, ax in _labels(fig)]
     legends = [a for a in fig.findobj(Legend) if a.get_visible()]

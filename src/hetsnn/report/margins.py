@@ -110,7 +110,10 @@ def _figure(manifest: dict, rows: list[dict], arms: list[str]):
         1, 2, figsize=(12, 3.8), layout="constrained", sharex=True
     )
     smallest = min((r["median_margin"] for r in rows if r["median_margin"] > 0), default=MARGIN)
-    floor = min(smallest, MARGIN) / 3  # the log axis's bottom: where a median of 0 is drawn
+    floor = min(smallest, MARGIN) / 3  # where a median of 0 is drawn, just above the bottom
+    xs = sorted({r["x"] for r in rows})
+    # zero medians of several arms at one x side by side, not on top of each other
+    dodge = 0.025 * ((xs[-1] - xs[0]) or 1.0)
     for i, arm in enumerate(arms):
         mine = sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["x"])
         x = np.array([r["x"] for r in mine])
@@ -120,8 +123,10 @@ def _figure(manifest: dict, rows: list[dict], arms: list[str]):
         margin = np.array([r["median_margin"] for r in mine], float)
         ax_margin.plot(x, np.where(margin > 0, margin, np.nan), "o-", color=color)
         zero = margin <= 0  # no right answer, or a tie: 0 has no place on a log axis
-        ax_margin.plot(x[zero], np.full(zero.sum(), floor), "v", color=color, markersize=7,
-                       clip_on=False)  # fmt: skip
+        shift = (i - (len(arms) - 1) / 2) * dodge
+        ax_margin.plot(x[zero] + shift, np.full(zero.sum(), floor), "v", color=color,
+                       markersize=7)  # fmt: skip
+    ax_share.set_xticks(xs)  # the lengths measured, not a linear grid between them
     ax_share.set(
         xlabel=manifest["x_label"],
         ylabel="share of episodes",
@@ -132,11 +137,12 @@ def _figure(manifest: dict, rows: list[dict], arms: list[str]):
         xlabel=manifest["x_label"],
         ylabel="median margin / read-out range",
         yscale="log",
-        ylim=(floor, 3.0),  # margins are at most 2
-        title="margin of the right answers (triangles on the axis: median 0)",
+        ylim=(floor / 1.6, 3.0),  # margins are at most 2
+        title="margin of the right answers (triangles at the bottom: median 0)",
     )
     ax_margin.axhline(MARGIN, color="grey", lw=0.8, ls="--")
     fig.legend(loc="outside right center", fontsize="small")
     seeds = manifest["settings"].get("seeds")
-    fig.suptitle(f"every seed's final centre on both cues ({seeds} seeds x 2 episodes per point)")
+    seeds = f"{seeds} seed{'' if seeds == 1 else 's'}"
+    fig.suptitle(f"every seed's final centre on both cues ({seeds} x 2 episodes per point)")
     return fig
