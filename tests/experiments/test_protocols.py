@@ -18,6 +18,7 @@ from hetsnn.experiments.protocols import (
     SWITCHES,
     apply_protocol,
     canonical,
+    idle_switches,
     switches_of,
 )
 from hetsnn.model.bipolar import BipolarConfig
@@ -221,6 +222,22 @@ def test_protocol_names_and_switch_lists():
         switches_of("adma")
     bundle = apply_protocol(MEMORY, "evojax")
     assert bundle == apply_protocol(apply_protocol(MEMORY, "adam+bipolar"), "evojax")
+
+
+@pytest.mark.parametrize(
+    "experiment, idle",
+    [
+        ("memory", ("evojax-images",)),
+        ("bp-vs-es", ("one-episode", "evojax-images")),  # one episode, one key already
+        ("classify", ("one-episode",)),
+    ],
+)
+def test_the_switches_an_experiment_already_follows_are_named(experiment, idle, capsys):
+    chosen = get_experiment(experiment)
+    configs = [p.config for p in chosen.make_points(chosen.resolve("smoke"))]
+    assert idle_switches(configs, "evojax") == idle
+    assert idle_switches(configs, "bipolar") == ()
+    assert idle_switches(configs, None) == ()
 
 
 def test_evojax_images_draws_without_replacement_and_averages_the_loss():

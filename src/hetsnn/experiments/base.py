@@ -9,6 +9,7 @@ side) in ``RUN_DIR/points/<name>``; ``RUN_DIR/experiment.json`` records what was
 
 import contextlib
 import dataclasses
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -357,6 +358,14 @@ def _points(
             "only; drop --protocol"
         )
     points = with_neuron(with_strategy(experiment.make_points(settings), strategy), neuron)
+    idle = protocols.idle_switches([p.config for p in points], protocol)
+    if idle:  # not an error: a protocol bundles switches that not every experiment has
+        print(
+            f"note: {'switch' if len(idle) == 1 else 'switches'} {' and '.join(idle)} "
+            f"{'changes' if len(idle) == 1 else 'change'} nothing in {experiment.name}'s "
+            "points (the convention is already the default there, or does not apply)",
+            file=sys.stderr,
+        )
     return [
         dataclasses.replace(p, config=protocols.apply_protocol(p.config, protocol)) for p in points
     ]

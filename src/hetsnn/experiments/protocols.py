@@ -144,6 +144,20 @@ def apply_protocol(config: RunConfig, protocol: str | None) -> RunConfig:
     return config
 
 
+def idle_switches(configs: list[RunConfig], protocol: str | None) -> tuple[str, ...]:
+    """The switches of ``protocol`` that leave every one of ``configs`` as it was: the
+    convention is already today's there (bp-vs-es's CartPole points already score one
+    episode per fitness with one key for the population), or it does not apply."""
+
+    def unchanged(name: str, config: RunConfig) -> bool:
+        try:
+            return SWITCHES[name].apply(config) == config
+        except ConfigError:  # it changes the config into one that is refused: not idle
+            return False
+
+    return tuple(name for name in switches_of(protocol) if all(unchanged(name, c) for c in configs))
+
+
 def canonical(protocol: str | None) -> str | None:
     """The name ``protocol`` is recorded under: a protocol's name, the switches joined by
     ``+`` in canonical order, or None for the default conventions."""
