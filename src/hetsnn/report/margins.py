@@ -112,8 +112,6 @@ def _figure(manifest: dict, rows: list[dict], arms: list[str]):
     smallest = min((r["median_margin"] for r in rows if r["median_margin"] > 0), default=MARGIN)
     floor = min(smallest, MARGIN) / 3  # where a median of 0 is drawn, just above the bottom
     xs = sorted({r["x"] for r in rows})
-    # zero medians of several arms at one x side by side, not on top of each other
-    dodge = 0.025 * ((xs[-1] - xs[0]) or 1.0)
     for i, arm in enumerate(arms):
         mine = sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["x"])
         x = np.array([r["x"] for r in mine])
@@ -122,10 +120,18 @@ def _figure(manifest: dict, rows: list[dict], arms: list[str]):
         ax_share.plot(x, [r["rewarded"] for r in mine], "o:", color=color, alpha=0.5)
         margin = np.array([r["median_margin"] for r in mine], float)
         ax_margin.plot(x, np.where(margin > 0, margin, np.nan), "o-", color=color)
-        zero = margin <= 0  # no right answer, or a tie: 0 has no place on a log axis
-        shift = (i - (len(arms) - 1) / 2) * dodge
-        ax_margin.plot(x[zero] + shift, np.full(zero.sum(), floor), "v", color=color,
-                       markersize=7)  # fmt: skip
+    # A median of 0 (no right answer, or a tie) has no place on a log axis: a triangle at
+    # the bottom, those of several arms at one x side by side around it.
+    dodge = 0.02 * ((xs[-1] - xs[0]) or 1.0)
+    for x in xs:
+        zero = [
+            i
+            for i, arm in enumerate(arms)
+            if any(r["arm"] == arm and r["x"] == x and r["median_margin"] <= 0 for r in rows)
+        ]
+        for k, i in enumerate(zero):
+            shift = (k - (len(zero) - 1) / 2) * dodge
+            ax_margin.plot([x + shift], [floor], "v", color=f"C{i}", markersize=7)
     ax_share.set_xticks(xs)  # the lengths measured, not a linear grid between them
     ax_share.set(
         xlabel=manifest["x_label"],
